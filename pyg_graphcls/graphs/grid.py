@@ -1,0 +1,155 @@
+"""Pixel-grid and patch graphs.
+
+``pixel_grid_graph``: every pixel a node, 4- or 8-neighbour edges (PyG's
+``utils.grid`` without its self-loops), ``x`` = intensity/colour, ``pos`` =
+``(column, row)`` in pixels.
+
+``patch_graph``: ViT-style non-overlapping ``p x p`` patches as nodes (the
+flattened patch as feature, as a 16x16 stride-16 patch embedding sees it), with
+grid-neighbour edges between patches or kNN edges in feature space (as Vision
+GNN builds them, on L2-normalised features). Images whose sides are not a
+multiple of ``p`` are zero-padded at the bottom/right.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from ..errors import GraphclsError
+from .edges import edge_features, grid_edges, knn_graph
+from .image import as_image
+from .superpixels import _image_and_label
+
+__all__ = ["pixel_grid_graph", "patch_graph", "PixelGridGraph", "PatchGraph"]
+
+
+def _label(y: Any):
+    if y is None:
+        return None
+    t = torch.as_tensor(y)
+    return t.view(-1)[:1].long() if t.numel() == 1 else t.view(1, -1)
+
+
+def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = False,
+                     edge_attr: Sequence[str] = (), y: Any = None, return_img: bool = False) -> Data:
+    r"""Every pixel a node.
+
+    Args:
+        image: ``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``, uint8/uint16/float.
+        connectivity (int): 8 (sides and corners) or 4 (sides).
+        position (bool): append the normalised ``(x/(W-1), y/(H-1))`` to ``x``.
+        edge_attr: edge features (``"distance"``, ``"gaussian"``, ``"cartesian"``).
+        y: optional label.
+        return_img (bool): keep the image as ``img [1, C, H, W]``.
+
+    Returns:
+        ``Data(x [H*W, C(+2)], pos [H*W, 2], edge_index [2, E])``; node
+        ``r * W + c`` is pixel (row r, column c). An interior node has
+        ``connectivity`` neighbours; edges go both ways.
+    """
+    img = as_image(image)
+    h, w, c = img.shape
+    rows, cols = np.divmod(np.arange(h * w), w)
+    pos = torch.from_numpy(np.stack([cols, rows], 1).astype(np.float32))
+    x = torch.from_numpy(img.reshape(h * w, c).copy())
+    if position:
+        x = torch.cat([x, pos / torch.tensor([max(w - 1, 1), max(h - 1, 1)], dtype=torch.float32)], 1)
+    edge_index = grid_edges(h, w, connectivity)
+    data = Data(x=x, pos=pos, edge_index=edge_index)
+    ea = edge_features(pos, edge_index, edge_attr, scale=float(max(h, w)))
+    if ea is not None:
+        data.edge_attr = ea
+    if y is not None:
+        data.y = _label(y)
+    if return_img:
+        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return data
+
+
+def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int = 8,
+                connectivity: int = 8, position: bool = False, edge_attr: Sequence[str] = (),
+                y: Any = None, return_img: bool = False) -> Data:
+    r"""Non-overlapping ``patch_size x patch_size`` patches as nodes.
+
+    Args:
+        image: any supported image (see :func:`pyg_graphcls.graphs.image.as_image`).
+        patch_size (int): patch side ``p``; a 224x224 image with ``p=16`` gives
+            the 196 tokens of ViT-B/16.
+        edges (str): ``"grid"`` (patches that touch, ``connectivity`` 4 or 8),
+            ``"knn"`` (``k`` nearest patches by cosine distance of their pixel
+            vectors, as Vision GNN does) or ``"none"``.
+        position (bool): append the patch centre, normalised to [0, 1], to ``x``.
+
+    Returns:
+        ``Data(x [P, p*p*C(+2)], pos [P, 2], edge_index, ...)`` with ``pos`` the
+        patch centres in pixels; ``x`` rows flatten each patch in (row, column,
+        channel) order. Patch ``i * gw + j`` covers rows ``i*p .. i*p+p-1``.
+    """
+    if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
+        raise GraphclsError(f"patch_size must be a positive integer, got {patch_size!r}")
+    img = as_image(image)
+    h, w, c = img.shape
+    p = int(patch_size)
+    gh, gw = -(-h // p), -(-w // p)
+    if gh * p != h or gw * p != w:
+        padded = np.zeros((gh * p, gw * p, c), np.float32)
+        padded[:h, :w] = img
+    else:
+        padded = img
+    x = padded.reshape(gh, p, gw, p, c).transpose(0, 2, 1, 3, 4).reshape(gh * gw, p * p * c)
+    x = torch.from_numpy(np.ascontiguousarray(x))
+    gi, gj = np.divmod(np.arange(gh * gw), gw)
+    pos = torch.from_numpy(np.stack([gj * p + (p - 1) / 2, gi * p + (p - 1) / 2], 1).astype(np.float32))
+    if edges == "grid":
+        edge_index = grid_edges(gh, gw, connectivity)
+    elif edges == "knn":
+        edge_index = knn_graph(x, k, cosine=True)
+    elif edges == "none":
+        edge_index = torch.empty(2, 0, dtype=torch.long)
+    else:
+        raise GraphclsError(f"edges must be 'grid', 'knn' or 'none', got {edges!r}")
+    if position:
+        x = torch.cat([x, torch.from_numpy(np.stack([gj, gi], 1) / np.array([max(gw - 1, 1), max(gh - 1, 1)])).float()], 1)
+    data = Data(x=x, pos=pos, edge_index=edge_index)
+    ea = edge_features(pos, edge_index, edge_attr, scale=float(max(h, w)))
+    if ea is not None:
+        data.edge_attr = ea
+    if y is not None:
+        data.y = _label(y)
+    if return_img:
+        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return data
+
+
+class _ImageTransform(BaseTransform):
+    fn = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+    def forward(self, data: Any) -> Data:  # type: ignore[override]
+        image, y = _image_and_label(data)
+        kw = dict(self.kwargs)
+        if y is not None and "y" not in kw:
+            kw["y"] = y
+        return type(self).fn(image, **kw)
+
+    def __call__(self, data: Any) -> Data:
+        return self.forward(data)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
+
+
+class PixelGridGraph(_ImageTransform):
+    """Transform form of :func:`pixel_grid_graph` (image or ``Data`` with ``img`` in)."""
+    fn = staticmethod(pixel_grid_graph)
+
+
+class PatchGraph(_ImageTransform):
+    """Transform form of :func:`patch_graph` (image or ``Data`` with ``img`` in)."""
+    fn = staticmethod(patch_graph)

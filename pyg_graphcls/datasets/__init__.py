@@ -1,0 +1,144 @@
+"""Data sets of image graphs: IDX files, image folders, the bundled sample, MNISTSuperpixels.
+
+``load_dataset(spec, ...)`` resolves the names the CLI accepts:
+
+- ``sample``: the bundled Fashion-MNIST sample (5,000 train / 1,000 test).
+- ``fashion-mnist``: the full set from ``$FASHION_MNIST_DIR`` or
+  ``/usr/share/datasets/fashion-mnist``.
+- ``idx:DIR``: the four MNIST-format IDX files in DIR.
+- ``folder:DIR``: one sub-folder of images per class (20 % held out as test,
+  seeded).
+- ``mnist-superpixels``: PyG's MNISTSuperpixels under ``root``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ..errors import GraphclsError
+from .folder import read_image, scan_image_folder
+from .graph_dataset import ImageGraphDataset, convert_images, default_root
+from .idx import load_idx_dir, read_idx, write_idx
+from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
+
+__all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
+           "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "FASHION_MNIST_CLASSES",
+           "DATASET_SPECS"]
+
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot"]
+DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "idx:DIR", "folder:DIR")
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@dataclass
+class DatasetSplits:
+    """Train and test graph datasets plus what a model needs to know about them."""
+    train: Any
+    test: Any
+    num_classes: int
+    num_features: int
+    class_names: list = field(default_factory=list)
+    name: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def sample_dir() -> Path:
+    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the repository's ``datasets/``."""
+    env = os.environ.get("PYG_GRAPHCLS_SAMPLE_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / "datasets" / "fashion-mnist-sample")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    raise GraphclsError("the bundled sample (datasets/fashion-mnist-sample) is not found; run from a "
+                        "clone of the repository or set PYG_GRAPHCLS_SAMPLE_DIR")
+
+
+def _fashion_mnist_dir() -> Path:
+    env = os.environ.get("FASHION_MNIST_DIR")
+    d = Path(env) if env else SYSTEM_FASHION_MNIST
+    if not d.is_dir():
+        raise GraphclsError(f"Fashion-MNIST not found in {d}: install it (Debian: apt-get install "
+                            f"dataset-fashion-mnist), set FASHION_MNIST_DIR, or use --dataset idx:DIR")
+    return d
+
+
+def _split_name(spec: str) -> tuple[str, Optional[str]]:
+    if ":" in spec:
+        kind, arg = spec.split(":", 1)
+        return kind, arg
+    return spec, None
+
+
+def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
+    """Load the raw images of an image data set spec.
+
+    Returns ``(train_images, train_labels, test_images, test_labels,
+    class_names, name)``; images are arrays or, for folders, file paths.
+    ``limit`` keeps the first ``limit`` training images (a stratified-enough
+    subset for IDX data sets, whose order is random).
+    """
+    kind, arg = _split_name(spec)
+    if kind in ("sample", "fashion-mnist", "idx"):
+        if kind == "sample":
+            d, names = sample_dir(), FASHION_MNIST_CLASSES
+        elif kind == "fashion-mnist":
+            d, names = _fashion_mnist_dir(), FASHION_MNIST_CLASSES
+        else:
+            if not arg:
+                raise GraphclsError("idx: needs a folder, e.g. --dataset idx:/data/mnist")
+            d, names = Path(arg), None
+        tri, trl, tei, tel = load_idx_dir(d)
+        if names is None:
+            names = [str(i) for i in range(int(max(trl.max(), tel.max())) + 1)]
+        name = kind if kind != "idx" else f"idx-{Path(arg).resolve().name}"
+    elif kind == "folder":
+        if not arg:
+            raise GraphclsError("folder: needs a folder, e.g. --dataset folder:/data/photos")
+        paths, labels, names = scan_image_folder(arg)
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(paths))
+        n_test = max(1, int(round(0.2 * len(paths)))) if len(paths) > 1 else 0
+        te, tr = perm[:n_test], perm[n_test:]
+        tri = [paths[i] for i in tr]
+        trl = labels[tr]
+        tei = [paths[i] for i in te]
+        tel = labels[te]
+        name = f"folder-{Path(arg).resolve().name}"
+    else:
+        raise GraphclsError(f"unknown dataset {spec!r}; use one of {', '.join(DATASET_SPECS)}")
+    if limit is not None:
+        tri, trl = tri[:limit], trl[:limit]
+    return tri, trl, tei, tel, list(names), name
+
+
+def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
+                 root: Optional[str | os.PathLike] = None, workers: Optional[int] = None,
+                 progress: bool = True, strict: bool = True, seed: int = 0,
+                 limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
+    """Resolve ``spec`` and return converted, cached train/test graph datasets."""
+    root = Path(root) if root is not None else default_root()
+    kind, _ = _split_name(spec)
+    if kind == "mnist-superpixels":
+        if graph != "superpixels":
+            raise GraphclsError("mnist-superpixels holds superpixel graphs only: use --graph superpixels")
+        train, test = load_mnist_superpixels(root / "mnist-superpixels")
+        if limit is not None:
+            train = train[:limit]
+        return DatasetSplits(train, test, 10, int(train[0].x.size(1)), [str(i) for i in range(10)],
+                             "mnist-superpixels")
+    tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
+    common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
+                  progress=progress, strict=strict, force=force)
+    train = ImageGraphDataset(root, tri, trl, name=f"{name}-train", **common)
+    test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
+    info = {"train_failures": train.failures, "test_failures": test.failures,
+            "cache": [str(train.cache_path), str(test.cache_path)]}
+    return DatasetSplits(train, test, len(names), int(train.num_node_features), names, name, info)

@@ -1,0 +1,96 @@
+"""PyG's ``MNISTSuperpixels`` in the layout of the graphs built here.
+
+PyG's graphs hold ``x`` = 1 intensity feature, ``pos`` in pixel units (0-28)
+and radius-based edges. :class:`MatchSuperpixelLayout` appends the
+normalised centroid to ``x`` and recomputes ``edge_attr`` from ``pos``, so
+``x`` has the columns of :func:`~pyg_graphcls.graphs.superpixel_graph`'s
+default features (``mean``, ``centroid``) and one model trains on both.
+
+The raw file (``raw/MNISTSuperpixels.pt``, a ``[train, test]`` pair of lists
+of dicts) is checked to load with ``weights_only=True`` before PyG reads it:
+PyG's own loader falls back to full unpickling when that fails.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from ..errors import GraphclsError
+from ..graphs.edges import edge_features
+from ..io import load_tensors
+
+__all__ = ["MatchSuperpixelLayout", "load_mnist_superpixels"]
+
+
+class MatchSuperpixelLayout(BaseTransform):
+    """Make a PyG superpixel graph look like one from ``superpixel_graph``.
+
+    Args:
+        image_size (int): side of the source images (28 for MNIST).
+        centroid (bool): append ``pos / (image_size - 1)`` to ``x``.
+        edge_attr: edge features recomputed from ``pos`` (see
+            :func:`pyg_graphcls.graphs.edges.edge_features`); ``()`` drops them.
+    """
+
+    def __init__(self, image_size: int = 28, centroid: bool = True, edge_attr: Sequence[str] = ("distance",)):
+        self.image_size = image_size
+        self.centroid = centroid
+        self.edge_attr = tuple(edge_attr)
+
+    def forward(self, data: Data) -> Data:
+        x = data.x.float().view(data.num_nodes, -1)
+        if self.centroid:
+            x = torch.cat([x, data.pos.float() / (self.image_size - 1)], dim=1)
+        data.x = x
+        data.pos = data.pos.float()
+        ea = edge_features(data.pos, data.edge_index, self.edge_attr, scale=float(self.image_size))
+        if ea is None:
+            data.edge_attr = None
+        else:
+            data.edge_attr = ea
+        data.y = data.y.view(-1).long()
+        return data
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(image_size={self.image_size}, edge_attr={self.edge_attr})"
+
+
+def load_mnist_superpixels(root: str | os.PathLike, transform=None):
+    """Return ``(train, test)`` PyG ``MNISTSuperpixels`` datasets under ``root``.
+
+    Downloads where there is a network; otherwise put ``MNISTSuperpixels.pt``
+    in ``root/raw/``. ``transform`` defaults to :class:`MatchSuperpixelLayout`.
+    """
+    from torch_geometric.datasets import MNISTSuperpixels
+
+    root = Path(root)
+    raw = root / "raw" / "MNISTSuperpixels.pt"
+    if raw.is_file():
+        obj = load_tensors(raw)  # refuses files that need pickle
+        if not (isinstance(obj, (list, tuple)) and len(obj) == 2):
+            raise GraphclsError(f"{raw} is not an MNISTSuperpixels raw file (expected [train, test] lists)")
+    for p in (root / "processed" / "train_data.pt", root / "processed" / "test_data.pt"):
+        if p.is_file():
+            _check_processed(p)
+    if transform is None:
+        transform = MatchSuperpixelLayout()
+    try:
+        train = MNISTSuperpixels(str(root), train=True, transform=transform)
+        test = MNISTSuperpixels(str(root), train=False, transform=transform)
+    except (OSError, ConnectionError) as e:
+        raise GraphclsError(f"MNISTSuperpixels is not under {root} and could not be downloaded ({e}); "
+                            f"put MNISTSuperpixels.pt in {root / 'raw'}") from None
+    return train, test
+
+
+def _check_processed(path: Path) -> None:
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:
+        raise GraphclsError(f"refusing to load {path}: it does not load with weights_only=True ({e}). "
+                            f"Delete the 'processed' folder to rebuild it from the raw file.") from None

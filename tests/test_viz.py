@@ -1,0 +1,339 @@
+"""Tests for pyg_graphcls.viz: check what is drawn, not only that nothing raised."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.image import imread
+from matplotlib.patches import FancyArrowPatch
+from torch_geometric.data import Batch, Data
+
+from pyg_graphcls.errors import GraphclsError
+from pyg_graphcls.viz import (draw_attention, draw_graph, draw_label_graph, draw_misclassified,
+                              from_networkx_graph, new_figure, plot_confusion_matrix, plot_history,
+                              save_figure, seg_boundaries, to_networkx_graph)
+
+
+# ---------------------------------------------------------------------------
+# hand-built graphs
+# ---------------------------------------------------------------------------
+
+def grid_graph(h: int = 6, w: int = 8, channels: int = 1, with_img: bool = True) -> Data:
+    """Pixel grid: one node per pixel, 4-neighbour edges in both directions."""
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    pos = torch.stack([xs.flatten(), ys.flatten()], 1).float()
+    idx = torch.arange(h * w).view(h, w)
+    right = torch.stack([idx[:, :-1].flatten(), idx[:, 1:].flatten()])
+    down = torch.stack([idx[:-1, :].flatten(), idx[1:, :].flatten()])
+    ei = torch.cat([right, down], 1)
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    img = torch.rand(1, channels, h, w)
+    d = Data(x=img[0].permute(1, 2, 0).reshape(-1, channels), pos=pos, edge_index=ei, y=torch.tensor([1]))
+    if with_img:
+        d.img = img
+    return d
+
+
+def superpixel_graph_4() -> Data:
+    """A 10x12 image cut into 4 rectangular regions (2x2), fully adjacent."""
+    seg = torch.zeros(10, 12, dtype=torch.long)
+    seg[:5, 6:] = 1
+    seg[5:, :6] = 2
+    seg[5:, 6:] = 3
+    pos = torch.tensor([[2.5, 2.0], [8.5, 2.0], [2.5, 7.0], [8.5, 7.0]])
+    ei = torch.tensor([[0, 1, 0, 2, 1, 3, 2, 3, 0, 3],
+                       [1, 0, 2, 0, 3, 1, 3, 2, 3, 0]])
+    return Data(x=torch.rand(4, 5), pos=pos, edge_index=ei, edge_attr=torch.rand(10, 2),
+                seg=seg[None], img=torch.rand(1, 3, 10, 12), y=torch.tensor([2]))
+
+
+def _collections(ax):
+    lcs = [c for c in ax.collections if isinstance(c, LineCollection)]
+    pcs = [c for c in ax.collections if isinstance(c, PathCollection)]
+    return lcs, pcs
+
+
+# ---------------------------------------------------------------------------
+# draw_graph
+# ---------------------------------------------------------------------------
+
+def test_draw_graph_counts_nodes_and_edges():
+    d = grid_graph()
+    fig = draw_graph(d)
+    ax = fig.axes[0]
+    lcs, pcs = _collections(ax)
+    assert len(lcs) == 1 and len(pcs) == 1
+    assert len(lcs[0].get_segments()) == d.edge_index.shape[1]
+    offsets = pcs[0].get_offsets()
+    assert len(offsets) == d.num_nodes
+    np.testing.assert_allclose(np.asarray(offsets), d.pos.numpy())
+    # segment endpoints are the node positions of edge_index
+    seg0 = lcs[0].get_segments()[5]
+    np.testing.assert_allclose(seg0, d.pos[d.edge_index[:, 5]].numpy())
+    # image drawn with pixel centres at integer coordinates, rows downward
+    assert len(ax.images) == 1
+    assert ax.images[0].get_extent() == [-0.5, 7.5, 5.5, -0.5]
+    y0, y1 = ax.get_ylim()
+    assert y0 > y1  # y axis points down
+    # default colour: first column of x through the colormap
+    np.testing.assert_allclose(pcs[0].get_array(), d.x[:, 0].numpy(), rtol=1e-6)
+
+
+def test_draw_graph_seg_boundaries_and_rgb_nodes():
+    d = superpixel_graph_4()
+    ax = draw_graph(d).axes[0]
+    labels = [im.get_label() for im in ax.images]
+    assert labels == ["image", "seg_boundaries"]
+    overlay = np.asarray(ax.images[1].get_array())
+    drawn = overlay[..., 3] > 0
+    expected = seg_boundaries(d.seg)
+    assert expected.any() and (drawn == expected).all()
+    assert not drawn[0, 0] and drawn[4, 0] and drawn[5, 0]  # rows 4/5 meet between regions 0 and 2
+    # x has 5 columns and the image is RGB: first three columns are the node colours
+    _, pcs = _collections(ax)
+    np.testing.assert_allclose(pcs[0].get_facecolors()[:, :3], d.x[:, :3].numpy(), atol=1e-6)
+    # show_seg=False draws no boundaries
+    ax2 = draw_graph(d, show_seg=False).axes[0]
+    assert [im.get_label() for im in ax2.images] == ["image"]
+
+
+def test_draw_graph_edge_alpha_follows_weight():
+    d = superpixel_graph_4()
+    lcs, _ = _collections(draw_graph(d).axes[0])
+    alphas = lcs[0].get_colors()[:, 3]
+    order_w = np.argsort(d.edge_attr[:, 0].numpy())
+    assert np.all(np.diff(alphas[order_w]) >= -1e-9)  # monotone in edge_attr[:, 0]
+    assert alphas.min() < alphas.max()
+    d.edge_weight = torch.ones(10)
+    lcs, _ = _collections(draw_graph(d, edge_width_by_weight=True).axes[0])
+    assert np.allclose(lcs[0].get_colors()[:, 3], lcs[0].get_colors()[0, 3])
+
+
+def test_draw_graph_batch_and_list_pick_index():
+    a, b = grid_graph(3, 4), superpixel_graph_4()
+    del b.seg, b.img, a.img
+    b.edge_attr = None
+    a.x = torch.rand(12, 5)
+    batch = Batch.from_data_list([a, b])
+    for src in (batch, [a, b]):
+        lcs, pcs = _collections(draw_graph(src, index=1).axes[0])
+        assert len(pcs[0].get_offsets()) == 4 and len(lcs[0].get_segments()) == 10
+    with pytest.raises(GraphclsError, match="index"):
+        draw_graph(batch, index=5)
+
+
+def test_draw_graph_no_image_mnist_like_and_explicit_image():
+    # MNISTSuperpixels layout: pos in 0..28 pixel units, x = 1 intensity feature
+    g = torch.Generator().manual_seed(0)
+    pos = torch.rand(75, 2, generator=g) * 27
+    ei = torch.randint(0, 75, (2, 600), generator=g)
+    d = Data(x=torch.rand(75, 1, generator=g), pos=pos, edge_index=ei)
+    ax = draw_graph(d).axes[0]
+    assert len(ax.images) == 0
+    lcs, pcs = _collections(ax)
+    assert len(pcs[0].get_offsets()) == 75 and len(lcs[0].get_segments()) == 600
+    ax = draw_graph(d, image=torch.rand(1, 28, 28)).axes[0]
+    assert ax.images[0].get_array().shape == (28, 28)
+    x0, x1 = ax.get_xlim()
+    assert x0 <= -0.5 and x1 >= 27.5
+
+
+def test_draw_graph_large_grid_groups_segments():
+    d = grid_graph(60, 60, channels=3, with_img=False)
+    d.edge_weight = torch.rand(d.edge_index.shape[1])
+    fig = draw_graph(d, max_segments=1000)
+    lcs, pcs = _collections(fig.axes[0])
+    assert len(pcs[0].get_offsets()) == 3600
+    assert lcs[0].num_edges == d.edge_index.shape[1]
+    # grouped into at most 16 NaN-separated polylines holding every edge
+    paths = lcs[0].get_paths()
+    assert 1 <= len(paths) <= 16
+    vertices = np.concatenate([p.vertices for p in paths])
+    assert np.isfinite(vertices).all(axis=1).sum() == 2 * d.edge_index.shape[1]
+
+
+def test_draw_graph_errors():
+    with pytest.raises(GraphclsError, match="pos"):
+        draw_graph(Data(x=torch.rand(3, 1), edge_index=torch.tensor([[0], [1]])))
+    with pytest.raises(GraphclsError, match="edge_index"):
+        draw_graph(Data(pos=torch.rand(3, 2), edge_index=torch.tensor([[0], [7]])))
+    with pytest.raises(GraphclsError, match="node_color"):
+        draw_graph(grid_graph(), node_color=np.zeros(5))
+
+
+def test_draw_graph_png_size(tmp_path):
+    out = tmp_path / "sub" / "g.png"
+    draw_graph(superpixel_graph_4(), path=out, figsize=(3, 2), dpi=50)
+    arr = imread(out)
+    assert arr.shape[:2] == (100, 150)
+    assert not list(out.parent.glob("*.tmp"))
+
+
+# ---------------------------------------------------------------------------
+# history, confusion, saving
+# ---------------------------------------------------------------------------
+
+def _history():
+    rows = []
+    for e in range(1, 6):
+        rows.append({"epoch": e, "lr": 1e-3, "seconds": 2.0, "train_loss": 1.0 / e,
+                     "val_loss": math.nan if e == 2 else 1.2 / e, "edge_loss": 0.1,
+                     "train_accuracy": 0.5 + e / 20, "val_accuracy": None if e == 3 else 0.4 + e / 20,
+                     "train_map": 0.3, "val_map": None})
+    return rows
+
+
+def _lines(fig):
+    return {ln.get_label(): ln for ax in fig.axes for ln in ax.get_lines()}
+
+
+def test_plot_history_lines_and_nan(tmp_path):
+    fig = plot_history(_history())
+    loss_ax, metric_ax = fig.axes
+    assert [ln.get_label() for ln in loss_ax.get_lines()] == ["train_loss", "val_loss", "edge_loss"]
+    assert [ln.get_label() for ln in metric_ax.get_lines()] == ["train_accuracy", "val_accuracy", "train_map"]
+    lines = _lines(fig)
+    assert list(lines["val_loss"].get_xdata()) == [1, 3, 4, 5]
+    assert list(lines["val_accuracy"].get_xdata()) == [1, 2, 4, 5]
+    assert lines["train_loss"].get_linestyle() == "-" and lines["val_loss"].get_linestyle() == "--"
+    assert lines["train_loss"].get_color() == lines["val_loss"].get_color()
+    assert "lr" not in lines and "seconds" not in lines and "val_map" not in lines
+
+
+def test_plot_history_from_files_and_png(tmp_path):
+    h = _history()
+    (tmp_path / "history.json").write_text(json.dumps(h))  # NaN -> NaN literal, None -> null
+    with open(tmp_path / "history.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(h[0]))
+        w.writeheader()
+        for r in h:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    for name in ("history.json", "history.csv"):
+        lines = _lines(plot_history(tmp_path / name))
+        assert len(lines) == 6 and list(lines["val_loss"].get_xdata()) == [1, 3, 4, 5]
+    out = tmp_path / "curves.png"
+    fig = plot_history(h, path=out)
+    w, hgt = fig.get_size_inches() * fig.dpi
+    assert imread(out).shape[:2] == (round(hgt), round(w))
+    with pytest.raises(GraphclsError, match="not found"):
+        plot_history(tmp_path / "nope.csv")
+    with pytest.raises(GraphclsError, match="empty"):
+        plot_history([])
+
+
+def test_plot_history_on_given_axes():
+    fig, ax = new_figure()
+    assert plot_history(_history(), ax=ax) is fig
+    assert len(ax.get_lines()) == 6
+
+
+def test_confusion_matrix_normalize(tmp_path):
+    cm = torch.tensor([[5, 1, 0], [2, 2, 0], [0, 0, 0]])
+    fig = plot_confusion_matrix(cm, class_names=["a", "b", "c"], normalize=True, path=tmp_path / "cm.png")
+    arr = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_allclose(arr[0], [5 / 6, 1 / 6, 0])
+    np.testing.assert_allclose(arr[2], [0, 0, 0])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    assert len(fig.axes[0].texts) == 9
+    assert imread(tmp_path / "cm.png").ndim == 3
+    with pytest.raises(GraphclsError, match="square"):
+        plot_confusion_matrix(np.zeros((2, 3)))
+
+
+def test_save_figure_atomic_png(tmp_path):
+    fig, ax = new_figure(figsize=(2, 1), dpi=40)
+    ax.plot([0, 1], [0, 1])
+    out = save_figure(fig, tmp_path / "a.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert imread(out).shape[:2] == (40, 80)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+# ---------------------------------------------------------------------------
+# misclassified gallery
+# ---------------------------------------------------------------------------
+
+def test_draw_misclassified_gallery():
+    graphs = [grid_graph(4, 4) for _ in range(6)]
+    for i, g in enumerate(graphs):
+        g.y = torch.tensor([i % 3])
+    preds = torch.zeros(6, 3)
+    preds[torch.arange(6), torch.tensor([0, 1, 0, 0, 0, 2])] = 1.0  # wrong: #2, #4
+    fig = draw_misclassified(graphs, preds, None, class_names=["cat", "dog", "owl"])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["#2 true: owl\npred: cat", "#4 true: dog\npred: cat"]
+    drawn = [ax for ax in fig.axes if ax.collections]
+    assert all(len(_collections(ax)[1][0].get_offsets()) == 16 for ax in drawn)
+    fig = draw_misclassified(graphs, torch.tensor([0, 0, 0, 0, 0, 0]), torch.tensor([0, 1, 2, 0, 1, 2]),
+                             max_items=1)
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 1
+
+
+# ---------------------------------------------------------------------------
+# label graph and attention
+# ---------------------------------------------------------------------------
+
+def test_draw_label_graph_symmetric_lines_and_arrows(tmp_path):
+    cond = torch.tensor([[1.0, 0.8, 0.9, 0.0],
+                         [0.8, 1.0, 0.1, 0.0],
+                         [0.3, 0.5, 1.0, 0.0],
+                         [0.0, 0.0, 0.0, 1.0]])
+    lg = Data(num_nodes=4, edge_index=torch.tensor([[0, 1], [1, 0]]), edge_weight=torch.ones(2))
+    lg.cond_prob = cond
+    lg.names = ["person", "dog", "leash", "boat"]
+    fig = draw_label_graph(lg, threshold=0.4, path=tmp_path / "lg.png")
+    ax = fig.axes[0]
+    lcs = [c for c in ax.collections if isinstance(c, LineCollection)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "label_arrow"]
+    assert len(lcs[0].get_segments()) == 1  # 0 <-> 1: P = 0.8 both ways
+    assert len(arrows) == 2  # 0 -> 2 (0.9) and 2 -> 1 (0.5); 1 -> 2 (0.1), 2 -> 0 (0.3) dropped
+    assert arrows[0].get_linewidth() > arrows[1].get_linewidth()
+    assert sorted(t.get_text() for t in ax.texts) == sorted(lg.names)
+    assert imread(tmp_path / "lg.png").ndim == 3
+    # without cond_prob: edges of edge_index, all directed unless both ways equal
+    fig = draw_label_graph(Data(num_nodes=3, edge_index=torch.tensor([[0, 1], [1, 2]])), layout="circular")
+    assert len([p for p in fig.axes[0].patches if p.get_gid() == "label_arrow"]) == 2
+    with pytest.raises(GraphclsError, match="names"):
+        draw_label_graph(lg, names=["a"])
+
+
+def test_draw_attention_heads():
+    w = torch.rand(2, 3, 4, 4)
+    fig = draw_attention(w, names=list("abcd"))
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), w.mean((0, 1)).numpy(), rtol=1e-5)
+    fig = draw_attention(w[0], head=2)
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), w[0, 2].numpy(), rtol=1e-5)
+    assert fig.axes[0].get_title() == "head 2"
+    with pytest.raises(GraphclsError, match="head"):
+        draw_attention(w[0], head=3)
+
+
+# ---------------------------------------------------------------------------
+# networkx round trip
+# ---------------------------------------------------------------------------
+
+def test_networkx_round_trip():
+    d = superpixel_graph_4()
+    d.edge_weight = torch.rand(10)
+    G = to_networkx_graph(d)
+    assert G.number_of_nodes() == 4 and G.number_of_edges() == 10
+    assert G.nodes[1]["pos"] == pytest.approx((8.5, 2.0))
+    back = from_networkx_graph(G)
+    for key in ("x", "pos", "edge_index", "edge_attr", "edge_weight", "y", "seg", "img"):
+        assert torch.equal(back[key], d[key]), key
+        assert back[key].dtype == d[key].dtype, key
+    # a graph edited in networkx comes back too
+    G.add_edge(1, 2, eid=10, edge_attr=[0.5, 0.5], edge_weight=0.5)
+    back = from_networkx_graph(G)
+    assert back.edge_index.shape == (2, 11) and back.edge_attr.shape == (11, 2)
+    # plain undirected networkx graph: both directions
+    import networkx as nx
+
+    H = nx.path_graph(3)
+    out = from_networkx_graph(H)
+    assert out.num_nodes == 3 and out.edge_index.shape == (2, 4)

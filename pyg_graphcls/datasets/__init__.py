@@ -28,7 +28,7 @@ from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
-           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "FASHION_MNIST_CLASSES",
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
            "DATASET_SPECS"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",

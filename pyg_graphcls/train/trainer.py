@@ -66,10 +66,10 @@ def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
 
 
 def _subset(dataset, idx: Tensor):
-    try:
+    from torch_geometric.data import Dataset as PygDataset
+    if isinstance(dataset, PygDataset):
         return dataset[idx]
-    except (TypeError, IndexError, KeyError):
-        return torch.utils.data.Subset(dataset, idx.tolist())
+    return torch.utils.data.Subset(dataset, idx.tolist())
 
 
 def _is_graph_dataset(dataset) -> bool:
@@ -208,11 +208,14 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
     # ---------------------------------------------------------------- train
-    def fit(self, train_dataset, val_dataset=None, resume: bool | str | os.PathLike = False) -> list[dict]:
+    def fit(self, train_dataset, val_dataset=None, resume: bool | str | os.PathLike = False,
+            stop_after: Optional[int] = None) -> list[dict]:
         """Train; returns the history (one dict per epoch).
 
         ``resume=True`` continues from ``out_dir/last.pt`` when it exists;
-        a path continues from that file.
+        a path continues from that file. ``stop_after`` ends this call after
+        that many epochs (the schedule still spans ``epochs``): a time-sliced
+        job resumes later where it stopped.
         """
         if len(train_dataset) == 0:
             raise GraphclsError("the training set is empty")
@@ -225,6 +228,7 @@ class Trainer:
         eval_subset = _subset(train_dataset, torch.randperm(len(train_dataset), generator=rng)[:n_eval].sort().values) \
             if n_eval else None
         bad = 0
+        first_epoch = self.start_epoch
         if self.history:
             best_so_far = [h.get(self.monitor) for h in self.history if h.get(self.monitor) is not None]
             bad = len(self.history) - 1 - max(range(len(best_so_far)), key=best_so_far.__getitem__) if best_so_far else 0
@@ -253,12 +257,14 @@ class Trainer:
                 if improved:
                     save_checkpoint(self.out_dir / "checkpoint.pt", self.model, epoch=epoch + 1,
                                     metrics={k: v for k, v in row.items() if isinstance(v, (int, float))},
-                                    task=self.task, **self.checkpoint_extra)
+                                    **{**self.checkpoint_extra, "task": self.task})
                 self.save_state(self.out_dir / "last.pt")
                 self.write_history()
             if self.progress and self.is_main:
                 self._print_row(row)
             if self.patience is not None and bad >= self.patience:
+                break
+            if stop_after is not None and epoch + 1 - first_epoch >= stop_after:
                 break
         return self.history
 
@@ -348,8 +354,8 @@ class Trainer:
         save_checkpoint(path, self.model, epoch=self.start_epoch, optimizer=self.optimizer.state_dict(),
                         scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                         scaler=self.scaler.state_dict(), history=self.history, best_metric=self.best_metric,
-                        best_epoch=self.best_epoch, rng_state=torch.get_rng_state(), task=self.task,
-                        **self.checkpoint_extra)
+                        best_epoch=self.best_epoch, rng_state=torch.get_rng_state(),
+                        **{**self.checkpoint_extra, "task": self.task})
 
     def load_state(self, path: str | os.PathLike) -> None:
         ckpt = load_checkpoint(path)

@@ -1,0 +1,448 @@
+"""The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``show``, ``bench``.
+
+Every user-facing failure (bad argument, unreadable data, wrong checkpoint)
+ends with one line ``graphcls: error: ...`` and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from .errors import GraphclsError
+
+__all__ = ["main", "build_parser", "graph_kwargs_from_args", "HEADS"]
+
+HEADS = {"none": "head-linear", "mlgcn": "head-mlgcn", "label-attention": "head-label-attention",
+         "grouped": "head-grouped", "sample-graph": "head-sample-graph"}
+
+
+# ------------------------------------------------------------------ arguments
+def _csv(text: str) -> list[str]:
+    return [t for t in (s.strip() for s in text.split(",")) if t] if text != "none" else []
+
+
+def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels") -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="sample",
+                   help="sample (default), fashion-mnist, mnist-superpixels, idx:DIR, folder:DIR"
+                        " (and canvas[:SRC] for --task multilabel)")
+    g.add_argument("--graph", default=graph_default, choices=["superpixels", "grid", "patches"])
+    g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
+    g.add_argument("--n-segments", type=int, default=None, help="superpixels: regions per image (75)")
+    g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
+    g.add_argument("--features", type=_csv, default=None,
+                   help="superpixels: node features, comma list of mean,std,centroid,area,bbox")
+    g.add_argument("--edges", default=None, help="superpixels: knn|rag|none; patches: grid|knn|none")
+    g.add_argument("--k", type=int, default=None, help="neighbours for knn edges (8)")
+    g.add_argument("--edge-attr", type=_csv, default=None,
+                   help="edge features, comma list of distance,gaussian,cartesian, or none")
+    g.add_argument("--patch-size", type=int, default=None, help="patches: side in pixels (4)")
+    g.add_argument("--connectivity", type=int, default=None, choices=[4, 8], help="grid/patches: 4 or 8")
+    g.add_argument("--position", action="store_true", help="grid/patches: append normalised position to x")
+    g.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
+    g.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    g.add_argument("--no-strict", dest="strict", action="store_false",
+                   help="skip (and list) images that cannot be converted instead of failing")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
+    """Only the options the user gave, checked against the graph kind."""
+    kw: dict[str, Any] = {}
+    allowed = {
+        "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr"},
+        "grid": {"connectivity", "edge_attr", "position"},
+        "patches": {"patch_size", "edges", "k", "connectivity", "edge_attr", "position"},
+    }[args.graph]
+    for name in ("n_segments", "compactness", "features", "edges", "k", "edge_attr", "patch_size", "connectivity"):
+        v = getattr(args, name, None)
+        if v is None:
+            continue
+        if name not in allowed:
+            raise GraphclsError(f"--{name.replace('_', '-')} does not apply to --graph {args.graph}")
+        kw[name] = v
+    if getattr(args, "position", False):
+        if "position" not in allowed:
+            raise GraphclsError(f"--position does not apply to --graph {args.graph}")
+        kw["position"] = True
+    return kw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphcls", description="Image classification with graph neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("convert", help="convert a data set to graphs and cache them")
+    _add_data_args(p)
+    p.add_argument("--out", default=None, help="cache folder (same as --root)")
+    p.add_argument("--force", action="store_true", help="convert again even if cached")
+
+    p = sub.add_parser("train", help="train and evaluate a model; writes a run folder")
+    _add_data_args(p)
+    p.add_argument("--task", default="single", choices=["single", "multilabel"])
+    p.add_argument("--model", default="gcn", help="registry name (gcn, gat, gpr, mlp, ...)")
+    p.add_argument("--head", default="none", choices=sorted(HEADS),
+                   help="multilabel: head on the CNN backbone")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "step", "none"])
+    p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--hidden", type=int, default=None)
+    p.add_argument("--layers", type=int, default=None)
+    p.add_argument("--readout", default=None, help="max, mean, sum, max+mean")
+    p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other model argument (value parsed as JSON when it can be)")
+    p.add_argument("--edge-loss-weight", type=float, default=None,
+                   help="weight of the sample-graph edge loss (default 1 for --head sample-graph)")
+    p.add_argument("--canvas-train", type=int, default=4000, help="multilabel canvas: training canvases")
+    p.add_argument("--canvas-test", type=int, default=1000, help="multilabel canvas: test canvases")
+    p.add_argument("--label-threshold", type=float, default=None,
+                   help="multilabel: threshold on P(j|i) for the label graph (0.1 attention, 0.4 ML-GCN)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--out", default="runs/latest", help="run folder")
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on a data set's test split")
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default=None, help="default: the data set the checkpoint was trained on")
+    p.add_argument("--root", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--out", default=None, help="metrics JSON (default: next to the checkpoint)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("show", help="draw one graph to a PNG")
+    _add_data_args(p)
+    p.add_argument("--index", type=int, default=0, help="which image of the test split")
+    p.add_argument("--image", default=None, help="an image file instead of --dataset")
+    p.add_argument("-o", "--output", default="graph.png")
+
+    p = sub.add_parser("bench", help="quick conversion and training throughput on the sample")
+    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=1)
+    return parser
+
+
+# ------------------------------------------------------------------ commands
+def _progress(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def cmd_convert(args) -> int:
+    from .datasets import load_dataset
+    root = args.out or args.root
+    t0 = time.perf_counter()
+    splits = load_dataset(args.dataset, args.graph, graph_kwargs_from_args(args), root=root, workers=args.workers,
+                          progress=_progress(args), strict=args.strict, seed=args.seed, limit=args.limit,
+                          force=args.force)
+    dt = time.perf_counter() - t0
+    n = len(splits.train) + len(splits.test)
+    fails = splits.info.get("train_failures", []) + splits.info.get("test_failures", [])
+    converted = getattr(splits.train, "converted", False) or getattr(splits.test, "converted", False)
+    print(f"{splits.name}: {len(splits.train)} train + {len(splits.test)} test {args.graph} graphs, "
+          f"{splits.num_features} node features, {splits.num_classes} classes "
+          f"({'converted' if converted else 'cached'} in {dt:.1f}s"
+          + (f", {n / dt:.0f} images/s" if converted and dt > 0 else "") + ")")
+    for idx, why in fails[:20]:
+        print(f"  skipped image {idx}: {why}")
+    if len(fails) > 20:
+        print(f"  ... and {len(fails) - 20} more skipped")
+    for c in splits.info.get("cache", []):
+        print(f"  cache: {c}")
+    return 0
+
+
+def _model_kwargs(args) -> dict:
+    kw: dict[str, Any] = {}
+    for name, key in (("hidden", "hidden"), ("layers", "num_layers"), ("readout", "readout"), ("dropout", "dropout")):
+        v = getattr(args, name)
+        if v is not None:
+            kw[key] = v
+    for item in args.model_arg:
+        if "=" not in item:
+            raise GraphclsError(f"--model-arg needs KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            kw[k] = json.loads(v)
+        except json.JSONDecodeError:
+            kw[k] = v
+    return kw
+
+
+def _versions() -> dict:
+    import numpy
+    import torch
+    import torch_geometric
+    out = {"python": platform.python_version(), "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+           "numpy": numpy.__version__, "platform": platform.platform()}
+    try:
+        import skimage
+        out["scikit-image"] = skimage.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    from . import __version__
+    out["pyg_graphcls"] = __version__
+    return out
+
+
+def _data_fingerprint(ds) -> str:
+    """SHA-1 over the stored graph tensors (or the canvas targets)."""
+    h = hashlib.sha1()
+    store = getattr(ds, "_data", None)
+    if store is not None:
+        for k in sorted(store.keys()):
+            v = store[k]
+            if hasattr(v, "numpy"):
+                h.update(k.encode())
+                h.update(v.contiguous().numpy().tobytes())
+    elif hasattr(ds, "targets"):
+        h.update(ds.targets.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _canvas_splits(args):
+    """Multi-label canvases composed from a single-label image set."""
+    import numpy as np
+    from .datasets import load_images
+    from .datasets.canvas import MultiLabelCanvas
+    spec = args.dataset
+    src = spec.split(":", 1)[1] if ":" in spec else "sample"
+    tri, trl, tei, tel, names, name = load_images(src, seed=args.seed, limit=args.limit)
+    if not isinstance(tri, np.ndarray):
+        raise GraphclsError("canvas needs an array data set (sample, fashion-mnist, idx:DIR) as its source")
+    train = MultiLabelCanvas(tri, trl, args.canvas_train, seed=args.seed)
+    test = MultiLabelCanvas(tei, tel, args.canvas_test, seed=args.seed + 1, num_classes=len(names))
+    return train, test, names, f"canvas-{name}"
+
+
+def _multilabel_model(args, train_targets, num_classes: int):
+    from .graphs.labels import cooccurrence_graph, label_mask
+    from .models import create_model
+    name = HEADS[args.head]
+    kw = _model_kwargs(args)
+    kw.setdefault("in_channels", 1)
+    info: dict[str, Any] = {}
+    if args.head in ("mlgcn", "label-attention", "grouped"):
+        tau = args.label_threshold if args.label_threshold is not None else (0.4 if args.head == "mlgcn" else 0.1)
+        graph = cooccurrence_graph(train_targets, threshold=tau)
+        if args.head == "mlgcn":
+            kw.setdefault("label_graph", graph.adj_norm.tolist())
+        else:
+            kw.setdefault("label_graph", label_mask(graph, threshold=tau).int().tolist())
+        info = {"label_threshold": tau, "label_edges": int(graph.adj.sum())}
+    return create_model(name, num_classes=num_classes, **kw), info
+
+
+def cmd_train(args) -> int:
+    import torch
+    from .datasets import load_dataset
+    from .io import write_json
+    from .models import create_model
+    from .train import Trainer, split_dataset
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    t_start = time.perf_counter()
+    progress = _progress(args)
+    extra: dict[str, Any] = {"dataset": args.dataset, "task": args.task}
+    if args.task == "multilabel":
+        if not args.dataset.startswith("canvas"):
+            raise GraphclsError("--task multilabel trains on --dataset canvas[:SRC] (SRC: sample, fashion-mnist, idx:DIR)")
+        train_full, test, names, data_name = _canvas_splits(args)
+        num_classes = len(names)
+        train, val = split_dataset(train_full, args.val_fraction, args.seed)
+        # the label graph sees the training part only, never validation or test labels
+        train_targets = train_full.targets[torch.as_tensor(train.indices)]
+        model, head_info = _multilabel_model(args, train_targets, num_classes)
+        extra.update({"class_names": names, "canvas": {"train": args.canvas_train, "test": args.canvas_test,
+                                                        "seed": args.seed, "limit": args.limit}, **head_info})
+        edge_w = args.edge_loss_weight if args.edge_loss_weight is not None else (1.0 if args.head == "sample-graph" else 0.0)
+        t_data = 0.0
+    else:
+        if args.model.startswith("head-"):
+            raise GraphclsError(f"{args.model} is a multi-label image head: use --task multilabel --head ...")
+        gkw = graph_kwargs_from_args(args)
+        t0 = time.perf_counter()
+        splits = load_dataset(args.dataset, args.graph, gkw, root=args.root, workers=args.workers, progress=progress,
+                              strict=args.strict, seed=args.seed, limit=args.limit)
+        t_data = time.perf_counter() - t0
+        train_full, test, names, data_name = splits.train, splits.test, splits.class_names, splits.name
+        num_classes = splits.num_classes
+        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
+        extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit})
+        edge_w = args.edge_loss_weight or 0.0
+        train, val = split_dataset(train_full, args.val_fraction, args.seed)
+    trainer = Trainer(model, task=args.task, device=args.device, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
+                      edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
+                      checkpoint_extra=extra)
+    write_json({"command": "train", "args": vars(args), "versions": _versions(),
+                "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
+                         "test": len(test), "fingerprint": _data_fingerprint(train_full)}}, out / "run.json")
+    t0 = time.perf_counter()
+    history = trainer.fit(train, val, resume=args.resume)
+    t_train = time.perf_counter() - t0
+    # evaluate the best checkpoint, not the last epoch
+    best = out / "checkpoint.pt"
+    if best.is_file():
+        from .train import load_checkpoint
+        trainer.model.load_state_dict(load_checkpoint(best)["model_state"])
+    test_metrics = trainer.evaluate(test)
+    n_params = sum(p.numel() for p in model.parameters())
+    epochs_run = len(history)
+    graphs_per_s = sum(len(train) for _ in history) / max(sum(h["seconds"] for h in history), 1e-9)
+    metrics: dict[str, Any] = {
+        "dataset": data_name, "task": args.task, "model": args.model if args.task == "single" else HEADS[args.head],
+        "parameters": n_params, "epochs": epochs_run, "best_epoch": trainer.best_epoch,
+        "seconds": round(time.perf_counter() - t_start, 2), "seconds_data": round(t_data, 2),
+        "seconds_train": round(t_train, 2), "samples_per_second_epoch": round(graphs_per_s, 1),
+        "device": str(trainer.device),
+    }
+    if args.task == "single":
+        metrics["test_accuracy"] = test_metrics["accuracy"]
+        metrics["best_val_accuracy"] = trainer.best_metric if val is not None else None
+        metrics["test_loss"] = test_metrics["loss"]
+        metrics["confusion_matrix"] = test_metrics["confusion_matrix"]
+        metrics["class_names"] = names
+    else:
+        metrics["test_map"] = test_metrics["map"]
+        metrics["best_val_map"] = trainer.best_metric if val is not None else None
+        metrics.update({f"test_{k}": v for k, v in test_metrics.items() if k not in ("map",)})
+    write_json(metrics, out / "metrics.json")
+    _plots(out, history, metrics, names)
+    key = "test_accuracy" if args.task == "single" else "test_map"
+    print(f"{metrics['model']} on {data_name}: {key} = {metrics[key]:.4f} "
+          f"(best val {metrics['best_val_accuracy' if args.task == 'single' else 'best_val_map'] or float('nan'):.4f} "
+          f"at epoch {trainer.best_epoch}, {epochs_run} epochs, {metrics['seconds']:.0f}s) -> {out}")
+    return 0
+
+
+def _plots(out: Path, history, metrics: dict, names) -> None:
+    from .viz import plot_confusion_matrix, plot_history
+    plot_history(history, path=out / "curves.png")
+    if "confusion_matrix" in metrics:
+        plot_confusion_matrix(metrics["confusion_matrix"], class_names=names, path=out / "confusion.png")
+
+
+def cmd_evaluate(args) -> int:
+    from .datasets import load_dataset
+    from .io import write_json
+    from .train import Trainer, load_model
+
+    model, ckpt = load_model(args.checkpoint)
+    task = ckpt.get("task", "single")
+    spec = args.dataset or ckpt.get("dataset", "sample")
+    if task == "multilabel":
+        ns = argparse.Namespace(dataset=spec, seed=ckpt.get("canvas", {}).get("seed", 0),
+                                limit=ckpt.get("canvas", {}).get("limit"),
+                                canvas_train=ckpt.get("canvas", {}).get("train", 4000),
+                                canvas_test=ckpt.get("canvas", {}).get("test", 1000))
+        _, test, names, data_name = _canvas_splits(ns)
+    else:
+        splits = load_dataset(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
+                              workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+        test, names, data_name = splits.test, splits.class_names, splits.name
+        want = model.head.out_features if hasattr(model, "head") and hasattr(model.head, "out_features") else None
+        if want is not None and want != splits.num_classes:
+            raise GraphclsError(f"the checkpoint has {want} classes but {spec} has {splits.num_classes}")
+        if splits.num_features != ckpt["model_config"]["kwargs"].get("in_channels", splits.num_features):
+            raise GraphclsError(f"the checkpoint expects {ckpt['model_config']['kwargs']['in_channels']} node "
+                                f"features but {spec} graphs have {splits.num_features}")
+    trainer = Trainer(model, task=task, device=args.device, progress=False)
+    res = trainer.evaluate(test)
+    res = {"dataset": data_name, "checkpoint": str(args.checkpoint), **res}
+    out = Path(args.out) if args.out else Path(args.checkpoint).with_name(f"eval-{data_name.replace('/', '_')}.json")
+    write_json(res, out)
+    if task == "single":
+        print(f"{data_name}: test_accuracy = {res['accuracy']:.4f}, loss = {res['loss']:.4f} ({len(test)} graphs) -> {out}")
+    else:
+        print(f"{data_name}: test_map = {res['map']:.4f} ({len(test)} canvases) -> {out}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .graphs import build_graph
+    from .viz import draw_graph, save_figure
+    gkw = graph_kwargs_from_args(args)
+    if args.graph == "superpixels":
+        gkw["return_seg"] = True
+    gkw["return_img"] = True
+    if args.image:
+        from .datasets import read_image
+        image, title = read_image(args.image), Path(args.image).name
+    else:
+        from .datasets import load_images
+        if args.dataset.startswith("mnist-superpixels"):
+            from .datasets import load_dataset
+            splits = load_dataset(args.dataset, root=args.root)
+            data = splits.test[args.index]
+            fig = draw_graph(data)
+            save_figure(fig, args.output)
+            print(f"wrote {args.output}")
+            return 0
+        _, _, tei, tel, names, name = load_images(args.dataset, seed=args.seed)
+        if not 0 <= args.index < len(tei):
+            raise GraphclsError(f"--index {args.index} is out of range: the test split has {len(tei)} images")
+        item = tei[args.index]
+        if isinstance(item, str):
+            from .datasets import read_image
+            item = read_image(item)
+        image, title = item, f"{name} #{args.index}: {names[int(tel[args.index])]}"
+    data = build_graph(args.graph, image, **gkw)
+    fig = draw_graph(data)
+    fig.axes[0].set_title(f"{title} — {args.graph}: {data.num_nodes} nodes, {data.num_edges} edges", fontsize=9)
+    save_figure(fig, args.output)
+    print(f"wrote {args.output} ({data.num_nodes} nodes, {data.num_edges} edges)")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import tempfile
+    import torch
+    from .datasets import ImageGraphDataset, load_images
+    from .models import create_model
+    from .train import Trainer
+    tri, trl, _, _, _, _ = load_images("sample")
+    n = min(args.images, len(tri))
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        ds = ImageGraphDataset(d, tri[:n], trl[:n], progress=False)
+        conv = n / (time.perf_counter() - t0)
+    torch.manual_seed(0)
+    model = create_model("gcn", in_channels=ds.num_node_features, num_classes=10)
+    tr = Trainer(model, epochs=args.epochs, progress=False, eval_train_size=0, scheduler="none")
+    t0 = time.perf_counter()
+    tr.fit(ds)
+    gps = n * args.epochs / (time.perf_counter() - t0)
+    print(f"conversion: {conv:.0f} images/s (superpixels, 28x28, {os.cpu_count()} cores)")
+    print(f"training:   {gps:.0f} graphs/s (gcn 4x64, batch 64, {torch.get_num_threads()} threads, {tr.device})")
+    print("side-by-side ratios against plain PyG: python -m benchmarks.conversion / python -m benchmarks.training")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
+                "bench": cmd_bench}
+    try:
+        return commands[args.command](args)
+    except GraphclsError as e:
+        print(f"graphcls: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("graphcls: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pyg_graphcls.cli import main
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(tmp_path / "home"))
+
+
+def test_train_evaluate_convert_show(tmp_path, tiny_idx, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"idx:{tiny_idx}", "--epochs", "2", "--batch-size", "8", "--hidden", "8",
+                 "--out", str(run), "--quiet", "--n-segments", "30"]) == 0
+    for f in ("metrics.json", "history.csv", "checkpoint.pt", "curves.png", "confusion.png", "run.json"):
+        assert (run / f).is_file(), f
+    m = json.loads((run / "metrics.json").read_text())
+    for k in ("test_accuracy", "best_val_accuracy", "epochs", "seconds"):
+        assert k in m
+    assert m["epochs"] == 2 and 0 <= m["test_accuracy"] <= 1
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run_info = json.loads((run / "run.json").read_text())
+    assert len(run_info["data"]["fingerprint"]) == 40 and "torch" in run_info["versions"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "checkpoint.pt")]) == 0
+    out = capsys.readouterr().out
+    assert f"test_accuracy = {m['test_accuracy']:.4f}" in out  # same graphs (same n_segments), same number
+    assert main(["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "grid", "--out", str(tmp_path / "c")]) == 0
+    assert "32 train + 8 test grid graphs" in capsys.readouterr().out
+    png = tmp_path / "g.png"
+    assert main(["show", "--dataset", f"idx:{tiny_idx}", "--index", "2", "--graph", "patches", "-o", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["train", "--model", "nope", "--limit", "20"], "unknown model"),
+    (["train", "--dataset", "idx:/no/such/dir"], "not found"),
+    (["train", "--dataset", "what"], "unknown dataset"),
+    (["convert", "--graph", "grid", "--n-segments", "10"], "does not apply"),
+    (["evaluate", "/no/such/checkpoint.pt"], "not found"),
+    (["train", "--task", "multilabel", "--dataset", "sample"], "canvas"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, msg, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("graphcls: error:") and msg in err and "\n" not in err
+
+
+def test_evaluate_refuses_foreign_checkpoint(tmp_path, capsys):
+    import torch
+    p = tmp_path / "x.pt"
+    torch.save({"state": torch.zeros(2)}, p)
+    assert main(["evaluate", str(p)]) == 2
+    assert "not a pyg_graphcls checkpoint" in capsys.readouterr().err
+
+
+def test_multilabel_canvas_run(tmp_path):
+    run = tmp_path / "ml"
+    assert main(["train", "--task", "multilabel", "--dataset", "canvas", "--head", "label-attention", "--epochs", "1",
+                 "--canvas-train", "64", "--canvas-test", "32", "--limit", "500", "--out", str(run), "--quiet"]) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert 0 <= m["test_map"] <= 1 and 0 <= m["test_cf1"] <= 1 and m["model"] == "head-label-attention"
+
+
+def test_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "pyg_graphcls", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "convert" in r.stdout and "train" in r.stdout

@@ -123,7 +123,7 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
     jobs = [(graph, kwargs, images[s:s + _CHUNK], labels[s:s + _CHUNK], s) for s in range(0, n, _CHUNK)]
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     blocks, failures = [], []
-    bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
+    bar = tqdm(total=n, desc=desc, unit="img", disable=None if progress else True, leave=False)
 
     def collect(out, size):
         arrays, slices, fails = out

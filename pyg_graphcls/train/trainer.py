@@ -278,7 +278,7 @@ class Trainer:
         tot_loss = tot_edge = 0.0
         n = correct = 0
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
-                          disable=not (self.progress and self.is_main)):
+                          disable=None if (self.progress and self.is_main) else True):  # None: off when not a TTY
             inputs, y = self._unpack(batch)
             with self._autocast():
                 out = self.train_model(inputs)

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multilabel: head on the CNN backbone")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default 0.01 for graph models, 0.001 for multi-label CNN heads)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "step", "none"])
     p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
@@ -286,7 +287,8 @@ def cmd_train(args) -> int:
         edge_w = args.edge_loss_weight or 0.0
         train, val = split_dataset(train_full, args.val_fraction, args.seed)
     trainer = Trainer(model, task=args.task, device=args.device, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
+                      lr=args.lr if args.lr is not None else (1e-2 if args.task == "single" else 1e-3),
+                      weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
                       checkpoint_extra=extra)
     write_json({"command": "train", "args": vars(args), "versions": _versions(),

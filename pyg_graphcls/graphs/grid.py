@@ -17,21 +17,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 
 from ..errors import GraphclsError
-from .edges import edge_features, grid_edges, knn_graph
+from ._common import ImageTransform, finish_graph
+from .edges import grid_edges, knn_graph
 from .image import as_image
-from .superpixels import _image_and_label
 
 __all__ = ["pixel_grid_graph", "patch_graph", "PixelGridGraph", "PatchGraph"]
-
-
-def _label(y: Any):
-    if y is None:
-        return None
-    t = torch.as_tensor(y)
-    return t.view(-1)[:1].long() if t.numel() == 1 else t.view(1, -1)
 
 
 def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = False,
@@ -58,16 +50,8 @@ def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = Fals
     x = torch.from_numpy(img.reshape(h * w, c).copy())
     if position:
         x = torch.cat([x, pos / torch.tensor([max(w - 1, 1), max(h - 1, 1)], dtype=torch.float32)], 1)
-    edge_index = grid_edges(h, w, connectivity)
-    data = Data(x=x, pos=pos, edge_index=edge_index)
-    ea = edge_features(pos, edge_index, edge_attr, scale=float(max(h, w)))
-    if ea is not None:
-        data.edge_attr = ea
-    if y is not None:
-        data.y = _label(y)
-    if return_img:
-        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
-    return data
+    return finish_graph(img, x, pos, grid_edges(h, w, connectivity), edge_attr=edge_attr, y=y,
+                        return_img=return_img)
 
 
 def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int = 8,
@@ -114,42 +98,14 @@ def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int 
         raise GraphclsError(f"edges must be 'grid', 'knn' or 'none', got {edges!r}")
     if position:
         x = torch.cat([x, torch.from_numpy(np.stack([gj, gi], 1) / np.array([max(gw - 1, 1), max(gh - 1, 1)])).float()], 1)
-    data = Data(x=x, pos=pos, edge_index=edge_index)
-    ea = edge_features(pos, edge_index, edge_attr, scale=float(max(h, w)))
-    if ea is not None:
-        data.edge_attr = ea
-    if y is not None:
-        data.y = _label(y)
-    if return_img:
-        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
-    return data
+    return finish_graph(img, x, pos, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)
 
 
-class _ImageTransform(BaseTransform):
-    fn = None
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-
-    def forward(self, data: Any) -> Data:  # type: ignore[override]
-        image, y = _image_and_label(data)
-        kw = dict(self.kwargs)
-        if y is not None and "y" not in kw:
-            kw["y"] = y
-        return type(self).fn(image, **kw)
-
-    def __call__(self, data: Any) -> Data:
-        return self.forward(data)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
-
-
-class PixelGridGraph(_ImageTransform):
+class PixelGridGraph(ImageTransform):
     """Transform form of :func:`pixel_grid_graph` (image or ``Data`` with ``img`` in)."""
     fn = staticmethod(pixel_grid_graph)
 
 
-class PatchGraph(_ImageTransform):
+class PatchGraph(ImageTransform):
     """Transform form of :func:`patch_graph` (image or ``Data`` with ``img`` in)."""
     fn = staticmethod(patch_graph)

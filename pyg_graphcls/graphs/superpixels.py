@@ -18,12 +18,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 
 from ..errors import GraphclsError
-from .edges import edge_features, knn_graph, region_adjacency
+from ._common import ImageTransform, finish_graph
+from .edges import knn_graph, region_adjacency
 from .image import as_image
 
 __all__ = ["superpixel_graph", "SuperpixelGraph", "slic_segments", "segment_features",
@@ -147,16 +146,9 @@ def graph_from_segments(img: np.ndarray, seg: np.ndarray, *, features: Sequence[
         edge_index = torch.empty(2, 0, dtype=torch.long)
     else:
         raise GraphclsError(f"edges must be 'knn', 'rag' or 'none', got {edges!r}")
-    data = Data(x=x_t, pos=pos_t, edge_index=edge_index)
-    ea = edge_features(pos_t, edge_index, edge_attr, scale=float(max(img.shape[:2])))
-    if ea is not None:
-        data.edge_attr = ea
-    if y is not None:
-        data.y = torch.as_tensor(y).view(-1)[:1].long() if np.ndim(y) == 0 else torch.as_tensor(y).view(1, -1)
+    data = finish_graph(img, x_t, pos_t, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)
     if return_seg:
         data.seg = torch.from_numpy(seg).view(1, *seg.shape)
-    if return_img:
-        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
     return data
 
 
@@ -199,40 +191,14 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
                                edge_attr=edge_attr, y=y, return_seg=return_seg, return_img=return_img)
 
 
-class SuperpixelGraph(BaseTransform):
+class SuperpixelGraph(ImageTransform):
     r"""Transform form of :func:`superpixel_graph`.
 
     Takes an image (tensor/array) or a ``Data`` holding ``img [1, C, H, W]`` or
     ``[C, H, W]`` (its ``y`` is kept), and returns the superpixel graph. All
     keyword arguments go to :func:`superpixel_graph`.
     """
+    fn = staticmethod(superpixel_graph)
 
     def __init__(self, n_segments: int = 75, **kwargs: Any) -> None:
-        self.n_segments = n_segments
-        self.kwargs = kwargs
-
-    def forward(self, data: Any) -> Data:  # type: ignore[override]
-        image, y = _image_and_label(data)
-        kw = dict(self.kwargs)
-        if y is not None and "y" not in kw:
-            kw["y"] = y
-        return superpixel_graph(image, self.n_segments, **kw)
-
-    def __call__(self, data: Any) -> Data:  # BaseTransform copies Data; images need no copy
-        return self.forward(data)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-        return f"{self.__class__.__name__}(n_segments={self.n_segments}{', ' + args if args else ''})"
-
-
-def _image_and_label(data: Any):
-    if isinstance(data, Data):
-        img = getattr(data, "img", None)
-        if img is None:
-            raise GraphclsError("transform input Data has no 'img' attribute to convert")
-        if isinstance(img, Tensor) and img.dim() == 4:
-            img = img[0]
-        y = getattr(data, "y", None)
-        return img, (y.view(-1)[0].item() if isinstance(y, Tensor) and y.numel() == 1 else y)
-    return data, None
+        super().__init__(n_segments=n_segments, **kwargs)

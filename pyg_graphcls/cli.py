@@ -2,6 +2,11 @@
 
 Every user-facing failure (bad argument, unreadable data, wrong checkpoint)
 ends with one line ``graphcls: error: ...`` and exit code 2.
+
+Image folders (``folder:DIR``) skip and list the files they cannot use
+unless ``--strict``; array data sets (IDX, sample) fail on the first bad
+image unless ``--no-strict``. ``torchrun --nproc_per_node N -m pyg_graphcls
+train ...`` trains data-parallel (see :mod:`pyg_graphcls.train.distributed`).
 """
 from __future__ import annotations
 
@@ -48,8 +53,10 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--position", action="store_true", help="grid/patches: append normalised position to x")
     g.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
     g.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    g.add_argument("--strict", dest="strict", action="store_true", default=None,
+                   help="fail on the first image that cannot be converted (default for array data sets)")
     g.add_argument("--no-strict", dest="strict", action="store_false",
-                   help="skip (and list) images that cannot be converted instead of failing")
+                   help="skip (and list) images that cannot be converted (default for folder:DIR)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -84,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--out", default=None, help="cache folder (same as --root)")
     p.add_argument("--force", action="store_true", help="convert again even if cached")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="convert only shard I of N (0-based); the shard that completes the set merges it")
+    p.add_argument("--merge", action="store_true",
+                   help="merge the shards converted so far into the cache (fails if any is missing)")
 
     p = sub.add_parser("train", help="train and evaluate a model; writes a run folder")
     _add_data_args(p)
@@ -141,12 +152,52 @@ def _progress(args) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
+def _strict(args) -> bool:
+    """``--strict``/``--no-strict``, else: folders skip bad files, array data sets fail."""
+    if getattr(args, "strict", None) is not None:
+        return bool(args.strict)
+    return not str(getattr(args, "dataset", "")).startswith("folder:")
+
+
+def _print_failures(fails, file=None) -> None:
+    for idx, why in fails[:20]:
+        print(f"  skipped image {idx}: {why}", file=file)
+    if len(fails) > 20:
+        print(f"  ... and {len(fails) - 20} more skipped", file=file)
+
+
+def _convert_shards(args) -> int:
+    from .datasets import default_root, load_images
+    from .datasets.graph_dataset import convert_shard
+    if args.dataset.startswith("mnist-superpixels"):
+        raise GraphclsError("mnist-superpixels is already graphs: --shard/--merge do not apply")
+    root = Path(args.out or args.root) if (args.out or args.root) else default_root()
+    tri, trl, tei, tel, names, name = load_images(args.dataset, seed=args.seed, limit=args.limit)
+    gkw = graph_kwargs_from_args(args)
+    done = True
+    for split, images, labels in (("train", tri, trl), ("test", tei, tel)):
+        res = convert_shard(root, images, labels, shard=args.shard, merge_only=args.merge, graph=args.graph,
+                            graph_kwargs=gkw, name=f"{name}-{split}", class_names=names, workers=args.workers,
+                            progress=_progress(args), strict=_strict(args), force=args.force)
+        if res["dataset"] is None:
+            done = False
+            print(f"{name}-{split}: shard {args.shard} done, {res['missing']} chunk(s) of other shards missing")
+        else:
+            print(f"{name}-{split}: {len(res['dataset'])} {args.graph} graphs merged -> {res['cache']}")
+            _print_failures(res["dataset"].failures)
+    if done:
+        print("all shards present: cache complete")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .datasets import load_dataset
+    if args.shard is not None or args.merge:
+        return _convert_shards(args)
     root = args.out or args.root
     t0 = time.perf_counter()
     splits = load_dataset(args.dataset, args.graph, graph_kwargs_from_args(args), root=root, workers=args.workers,
-                          progress=_progress(args), strict=args.strict, seed=args.seed, limit=args.limit,
+                          progress=_progress(args), strict=_strict(args), seed=args.seed, limit=args.limit,
                           force=args.force)
     dt = time.perf_counter() - t0
     n = len(splits.train) + len(splits.test)
@@ -156,10 +207,7 @@ def cmd_convert(args) -> int:
           f"{splits.num_features} node features, {splits.num_classes} classes "
           f"({'converted' if converted else 'cached'} in {dt:.1f}s"
           + (f", {n / dt:.0f} images/s" if converted and dt > 0 else "") + ")")
-    for idx, why in fails[:20]:
-        print(f"  skipped image {idx}: {why}")
-    if len(fails) > 20:
-        print(f"  ... and {len(fails) - 20} more skipped")
+    _print_failures(fails)
     for c in splits.info.get("cache", []):
         print(f"  cache: {c}")
     return 0
@@ -247,15 +295,29 @@ def _multilabel_model(args, train_targets, num_classes: int):
 
 
 def cmd_train(args) -> int:
+    from .train.distributed import init_from_env
+
+    dist_ctx = init_from_env(args.device)  # None unless started by torchrun with N > 1
+    try:
+        return _train(args, dist_ctx)
+    finally:
+        if dist_ctx is not None:
+            dist_ctx.close()
+
+
+def _train(args, dist_ctx) -> int:
     import torch
     from .datasets import load_dataset
     from .io import write_json
     from .models import create_model
     from .train import Trainer, split_dataset
 
+    main_rank = dist_ctx is None or dist_ctx.rank == 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
+    extra_fails: list = []
     t_start = time.perf_counter()
     progress = _progress(args)
     extra: dict[str, Any] = {"dataset": args.dataset, "task": args.task}
@@ -277,23 +339,43 @@ def cmd_train(args) -> int:
             raise GraphclsError(f"{args.model} is a multi-label image head: use --task multilabel --head ...")
         gkw = graph_kwargs_from_args(args)
         t0 = time.perf_counter()
-        splits = load_dataset(args.dataset, args.graph, gkw, root=args.root, workers=args.workers, progress=progress,
-                              strict=args.strict, seed=args.seed, limit=args.limit)
+
+        def load():
+            return load_dataset(args.dataset, args.graph, gkw, root=args.root, workers=args.workers,
+                                progress=progress and main_rank, strict=_strict(args), seed=args.seed,
+                                limit=args.limit)
+        if dist_ctx is None:
+            splits = load()
+        else:  # rank 0 converts, then the others read its cache
+            if main_rank:
+                splits = load()
+            dist_ctx.barrier()
+            if not main_rank:
+                splits = load()
         t_data = time.perf_counter() - t0
+        fails = splits.info.get("train_failures", []) + splits.info.get("test_failures", [])
+        if fails and main_rank:
+            print(f"graphcls: skipped {len(fails)} image(s) that cannot be converted:", file=sys.stderr)
+            _print_failures(fails, file=sys.stderr)
+        extra_fails = [[int(i), str(r)] for i, r in fails]
         train_full, test, names, data_name = splits.train, splits.test, splits.class_names, splits.name
         num_classes = splits.num_classes
         model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
         extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit})
         edge_w = args.edge_loss_weight or 0.0
         train, val = split_dataset(train_full, args.val_fraction, args.seed)
-    trainer = Trainer(model, task=args.task, device=args.device, epochs=args.epochs, batch_size=args.batch_size,
+    device = str(dist_ctx.device) if dist_ctx is not None else args.device
+    trainer = Trainer(model, task=args.task, device=device, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr if args.lr is not None else (1e-2 if args.task == "single" else 1e-3),
                       weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
-                      checkpoint_extra=extra)
-    write_json({"command": "train", "args": vars(args), "versions": _versions(),
-                "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
-                         "test": len(test), "fingerprint": _data_fingerprint(train_full)}}, out / "run.json")
+                      checkpoint_extra=extra, distributed=dist_ctx)
+    if main_rank:
+        write_json({"command": "train", "args": vars(args), "versions": _versions(),
+                    "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
+                    "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
+                             "test": len(test), "fingerprint": _data_fingerprint(train_full),
+                             "skipped": extra_fails}}, out / "run.json")
     t0 = time.perf_counter()
     history = trainer.fit(train, val, resume=args.resume)
     t_train = time.perf_counter() - t0
@@ -311,7 +393,7 @@ def cmd_train(args) -> int:
         "parameters": n_params, "epochs": epochs_run, "best_epoch": trainer.best_epoch,
         "seconds": round(time.perf_counter() - t_start, 2), "seconds_data": round(t_data, 2),
         "seconds_train": round(t_train, 2), "samples_per_second_epoch": round(graphs_per_s, 1),
-        "device": str(trainer.device),
+        "device": str(trainer.device), "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
     }
     if args.task == "single":
         metrics["test_accuracy"] = test_metrics["accuracy"]
@@ -323,6 +405,8 @@ def cmd_train(args) -> int:
         metrics["test_map"] = test_metrics["map"]
         metrics["best_val_map"] = trainer.best_metric if val is not None else None
         metrics.update({f"test_{k}": v for k, v in test_metrics.items() if k not in ("map",)})
+    if not main_rank:
+        return 0
     write_json(metrics, out / "metrics.json")
     _plots(out, history, metrics, names)
     key = "test_accuracy" if args.task == "single" else "test_map"
@@ -357,7 +441,9 @@ def cmd_evaluate(args) -> int:
         splits = load_dataset(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
                               workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
         test, names, data_name = splits.test, splits.class_names, splits.name
-        want = model.head.out_features if hasattr(model, "head") and hasattr(model.head, "out_features") else None
+        want = ckpt["model_config"].get("kwargs", {}).get("num_classes")
+        if want is None and hasattr(model, "head") and hasattr(model.head, "out_features"):
+            want = model.head.out_features
         if want is not None and want != splits.num_classes:
             raise GraphclsError(f"the checkpoint has {want} classes but {spec} has {splits.num_classes}")
         if splits.num_features != ckpt["model_config"]["kwargs"].get("in_channels", splits.num_features):

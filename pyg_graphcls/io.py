@@ -63,12 +63,25 @@ def load_tensors(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        detail = _first_line(e, "Unsupported global", "GLOBAL")
         raise GraphclsError(
-            f"refusing to load {path}: it holds objects that are not plain tensors/"
-            f"containers (weights_only=True rejected it: {str(e).splitlines()[0]})") from None
+            f"refusing to load {path}: it holds objects that are not plain tensors/containers and "
+            f"could run code when unpickled (weights_only=True rejected it{': ' + detail if detail else ''})") from None
     except (RuntimeError, EOFError, OSError) as e:
         raise GraphclsError(f"cannot read {path}: it is truncated or not a torch file "
                             f"({str(e).splitlines()[0]})") from None
+
+
+def _first_line(e: BaseException, *prefer: str) -> str:
+    """A short, escape-free line of a torch error (its first line, or one naming the global)."""
+    import re
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(e).splitlines()]
+    lines = [ln for ln in lines if ln]
+    for want in prefer:
+        for ln in lines:
+            if want in ln:
+                return ln.split(". Please")[0][:200]  # not torch's advice to allow the global
+    return ""
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:

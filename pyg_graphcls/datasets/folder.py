@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import GraphclsError
 
-__all__ = ["scan_image_folder", "read_image", "IMAGE_EXTENSIONS"]
+__all__ = ["scan_image_folder", "read_image", "image_file_channels", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -41,19 +41,48 @@ def scan_image_folder(root: str | os.PathLike):
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read one image file into an array; a clear error names unreadable files."""
+    """Read one image file into an array; a clear error names unreadable files.
+
+    Palette/CMYK/other modes become RGB, alpha is dropped (RGBA → RGB, LA → L),
+    16-bit grayscale comes back as ``uint16`` (so :func:`~pyg_graphcls.graphs.image.as_image`
+    divides by 65535), 32-bit float TIFFs as ``float32`` (min-max rescaled when
+    outside [0, 1]).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "La"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            mode = im.mode
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as e:
         raise GraphclsError(f"cannot read image {path}: {e}") from None
     if arr.ndim == 3 and arr.shape[-1] == 4:  # drop alpha
         arr = arr[..., :3]
+    elif arr.ndim == 3 and arr.shape[-1] == 2 and mode == "LA":
+        arr = arr[..., 0]
+    if mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
+        arr = arr.astype(np.uint16)  # 16-bit PNGs open as 32-bit "I" in some Pillow versions
     if arr.size == 0:
         raise GraphclsError(f"image {path} is empty ({arr.shape})")
     return arr
+
+
+def image_file_channels(path: str | os.PathLike) -> int | None:
+    """Channels :func:`read_image` will return, from the header only (``None``: unreadable)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            bands = len(im.getbands())
+    except Exception:
+        return None
+    if mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa", "RGBA", "RGB"):
+        return 3
+    if mode in ("LA", "La"):
+        return 1
+    return bands

@@ -6,12 +6,28 @@ converts again, and a second load with the same ones reads the cache. Caches
 are written atomically and read with ``torch.load(weights_only=True)``.
 Conversion runs on all CPU cores (one process per core, one torch thread
 each) with a tqdm progress bar.
+
+Interrupted conversions resume: images are converted in chunks of
+``_CHUNK``; each finished chunk is written atomically to a partial-work
+folder next to the cache (``<graph>-<key>.partial/chunk-NNNNNN.pt``, same
+key as the cache). A restart skips the chunks already there; when all are
+done they are merged into the cache and the folder is removed, so a run
+killed part-way and restarted yields exactly the graphs of an uninterrupted
+run. Shards (``shard=(i, n)``: chunks ``j`` with ``j % n == i``) let
+separate processes or machines share one conversion; the one that finds
+every chunk present merges (:func:`convert_shard`).
+
+Mixed channel counts (a folder of grayscale and colour files, a list of
+arrays): grayscale images are repeated to colour; other mixes keep the most
+common count and the odd images are skipped with a reason.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -21,10 +37,11 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from ..errors import GraphclsError
 from ..graphs import GRAPH_KINDS, build_graph
-from ..io import load_tensors, save_tensors
-from .folder import read_image
+from ..graphs.image import image_channels, match_channels
+from ..io import load_tensors, read_json, save_tensors, write_json
+from .folder import image_file_channels, read_image
 
-__all__ = ["ImageGraphDataset", "convert_images", "default_root", "FORMAT_VERSION"]
+__all__ = ["ImageGraphDataset", "convert_images", "convert_shard", "cache_key", "default_root", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _CHUNK = 256
@@ -53,6 +70,41 @@ def _fingerprint(images: Any, labels: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _load_item(item, channels: Optional[int], index: int):
+    """Read a path; with ``channels`` set (a mixed data set) unify the channel count."""
+    is_path = isinstance(item, (str, os.PathLike))
+    image = read_image(item) if is_path else item
+    if channels is not None:
+        image = match_channels(image, channels, name=str(item) if is_path else f"image {index}")
+    return image
+
+
+def _reason(item, msg: str) -> str:
+    """Failure reasons name the file, so the list of skipped files is actionable."""
+    if isinstance(item, (str, os.PathLike)) and str(item) not in msg:
+        return f"{item}: {msg}"
+    return msg
+
+
+def _target_channels(images) -> Optional[int]:
+    """One channel count for a list that mixes several (``None``: not mixed)."""
+    if isinstance(images, np.ndarray):
+        return None
+    counts: Counter = Counter()
+    for item in images:
+        try:
+            c = image_file_channels(item) if isinstance(item, (str, os.PathLike)) else image_channels(item)
+        except Exception:
+            c = None
+        if c is not None:
+            counts[c] += 1
+    if len(counts) <= 1:
+        return None
+    if 1 in counts and 3 in counts:  # grayscale + colour: colour (gray repeated, lossless)
+        return 3
+    return max(counts, key=lambda c: (counts[c], c))
+
+
 def _convert_chunk(args):
     """Convert a chunk in a worker; return it collated as numpy arrays.
 
@@ -60,20 +112,24 @@ def _convert_chunk(args):
     each tensor as a shared-memory file descriptor and run out of them. One
     collated block per chunk also keeps no per-image Python objects around.
     """
-    graph, kwargs, items, labels, start = args
+    graph, kwargs, items, labels, start, channels = args
     torch.set_num_threads(1)
     data_list, failures = [], []
     for i, (item, y) in enumerate(zip(items, labels)):
         try:
-            image = read_image(item) if isinstance(item, (str, os.PathLike)) else item
+            image = _load_item(item, channels, start + i)
             data_list.append(build_graph(graph, image, y=int(y), **kwargs))
         except GraphclsError as e:
-            failures.append((start + i, str(e)))
+            failures.append((start + i, _reason(item, str(e))))
         except Exception as e:  # a library failing deep inside: report, don't crash the pool
-            failures.append((start + i, f"{type(e).__name__}: {e}"))
+            failures.append((start + i, _reason(item, f"{type(e).__name__}: {e}")))
     if not data_list:
         return None, None, failures
-    data, slices = InMemoryDataset.collate(data_list)
+    try:
+        data, slices = InMemoryDataset.collate(data_list)
+    except Exception as e:
+        raise GraphclsError(f"images {start}..{start + len(items) - 1}: their graphs cannot be stored together "
+                            f"(fields differ in shape: {type(e).__name__}: {str(e).splitlines()[0]})") from None
     arrays = {k: v.numpy() for k, v in data.to_dict().items() if isinstance(v, torch.Tensor)}
     return arrays, {k: v.numpy() for k, v in slices.items()}, failures
 
@@ -103,14 +159,84 @@ def _merge(blocks):
     return data, slices
 
 
+def _chunk_path(partial: Path, j: int) -> Path:
+    return partial / f"chunk-{j:06d}.pt"
+
+
+def _prepare_partial(partial: Path, n: int) -> None:
+    """Make the partial-work folder; wipe one made with another chunking."""
+    manifest = {"n": int(n), "chunk": int(_CHUNK), "version": FORMAT_VERSION}
+    mpath = partial / "manifest.json"
+    if mpath.is_file():
+        try:
+            same = read_json(mpath) == manifest
+        except GraphclsError:
+            same = False
+        if not same:
+            shutil.rmtree(partial, ignore_errors=True)
+    if not mpath.is_file():
+        write_json(manifest, mpath)
+
+
+def _save_chunk(out, start: int, count: int, path: Path) -> None:
+    arrays, slices, failures = out
+    save_tensors({"start": int(start), "count": int(count),
+                  "arrays": None if arrays is None else {k: torch.from_numpy(v) for k, v in arrays.items()},
+                  "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
+                  "failures": [[int(i), str(r)] for i, r in failures]}, path)
+
+
+def _load_chunk(path: Path, start: int, count: int):
+    """A finished chunk, or ``None`` when the file is missing or not a valid chunk."""
+    if not path.is_file():
+        return None
+    try:
+        c = load_tensors(path)
+    except GraphclsError:
+        return None
+    if not (isinstance(c, dict) and c.get("start") == start and c.get("count") == count):
+        return None
+    arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in c["arrays"].items()}
+    slices = None if c["slices"] is None else {k: v.numpy() for k, v in c["slices"].items()}
+    return arrays, slices, [tuple(f) for f in c["failures"]]
+
+
+def _convert_chunk_to_file(args):
+    job, path = args
+    out = _convert_chunk(job)
+    _save_chunk(out, job[4], len(job[2]), Path(path))
+    return len(out[2])
+
+
+def _parse_shard(shard) -> Optional[tuple[int, int]]:
+    if shard is None:
+        return None
+    try:
+        i, n = (int(t) for t in (shard.split("/") if isinstance(shard, str) else shard))
+    except (ValueError, TypeError):
+        raise GraphclsError(f"shard must look like I/N (e.g. 0/4), got {shard!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise GraphclsError(f"shard {i}/{n}: need N >= 1 and 0 <= I < N")
+    return i, n
+
+
 def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "superpixels",
                    graph_kwargs: Optional[dict] = None, workers: Optional[int] = None,
-                   progress: bool = True, desc: str = "converting"):
+                   progress: bool = True, desc: str = "converting",
+                   partial_dir: Optional[str | os.PathLike] = None, shard: Any = None,
+                   convert: bool = True):
     """Convert images (arrays or file paths) to graphs in parallel.
 
     Returns ``(data_dict, slices, failures)``: the collated graphs in
     ``InMemoryDataset`` layout (``None`` if none converted) and a list of
     ``(index, reason)`` for the images that could not be converted.
+
+    With ``partial_dir``, each finished chunk is saved there atomically and
+    chunks already there are not converted again (resume after a kill).
+    ``shard=(i, n)`` or ``"i/n"`` converts only chunks ``j % n == i``;
+    ``convert=False`` converts nothing (merge only). When chunks are still
+    missing afterwards the result is ``(None, None, missing)``, ``missing``
+    the number of chunks not converted yet (an ``int``).
     """
     from tqdm.auto import tqdm
 
@@ -120,36 +246,123 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
     n = len(images)
     if len(labels) != n:
         raise GraphclsError(f"{n} images but {len(labels)} labels")
-    jobs = [(graph, kwargs, images[s:s + _CHUNK], labels[s:s + _CHUNK], s) for s in range(0, n, _CHUNK)]
+    shard = _parse_shard(shard)
+    if (shard is not None or not convert) and partial_dir is None:
+        raise GraphclsError("sharded or merge-only conversion needs a partial_dir for the chunks")
+    channels = _target_channels(images)
+    jobs = [(graph, kwargs, images[s:s + _CHUNK], labels[s:s + _CHUNK], s, channels) for s in range(0, n, _CHUNK)]
+    partial = Path(partial_dir) if partial_dir is not None else None
+    done: dict[int, Any] = {}
+    if partial is not None:
+        _prepare_partial(partial, n)
+        for j, job in enumerate(jobs):
+            c = _load_chunk(_chunk_path(partial, j), job[4], len(job[2]))
+            if c is not None:
+                done[j] = c
+    todo = [j for j in range(len(jobs)) if j not in done]
+    if shard is not None:
+        todo = [j for j in todo if j % shard[1] == shard[0]]
+    if not convert:
+        todo = []
+    if partial is not None:
+        fn, args = _convert_chunk_to_file, [(jobs[j], str(_chunk_path(partial, j))) for j in todo]
+    else:
+        fn, args = _convert_chunk, [jobs[j] for j in todo]
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-    blocks, failures = [], []
-    bar = tqdm(total=n, desc=desc, unit="img", disable=None if progress else True, leave=False)
-
-    def collect(out, size):
-        arrays, slices, fails = out
-        if arrays is not None:
-            blocks.append((arrays, slices))
-        failures.extend(fails)
-        bar.update(size)
-
+    bar = tqdm(total=sum(len(jobs[j][2]) for j in todo), desc=desc, unit="img",
+               disable=None if progress else True, leave=False)
     try:
-        if workers > 1 and len(jobs) > 1:
+        if workers > 1 and len(todo) > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
-                for job, out in zip(jobs, pool.map(_convert_chunk, jobs)):
-                    collect(out, len(job[2]))
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
+                for j, out in zip(todo, pool.map(fn, args)):
+                    if partial is None:
+                        done[j] = out
+                    bar.update(len(jobs[j][2]))
         else:
-            for job in jobs:
-                collect(_convert_chunk(job), len(job[2]))
+            for j, a in zip(todo, args):
+                out = fn(a)
+                if partial is None:
+                    done[j] = out
+                bar.update(len(jobs[j][2]))
     finally:
         bar.close()
+    if partial is not None:  # read back what the workers saved
+        for j in todo:
+            c = _load_chunk(_chunk_path(partial, j), jobs[j][4], len(jobs[j][2]))
+            if c is None:
+                raise GraphclsError(f"chunk {j} in {partial} was not written or is unreadable")
+            done[j] = c
+        missing = len(jobs) - len(done)
+        if missing:
+            return None, None, missing
+    blocks, failures = [], []
+    for j in range(len(jobs)):
+        arrays, slices, fails = done[j]
+        if arrays is not None:
+            blocks.append((arrays, slices))
+        failures.extend(fails)
     if not blocks:
         return None, None, failures
     data, slices = _merge(blocks)
     return data, slices, failures
+
+
+def cache_key(images: Any, labels: Any, graph: str, graph_kwargs: Optional[dict] = None) -> str:
+    """The 16-hex-digit key naming the cache of these images, labels and graph parameters."""
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    params = json.dumps({"graph": graph, "kwargs": dict(graph_kwargs or {}), "v": FORMAT_VERSION},
+                        sort_keys=True, default=str)
+    return hashlib.sha1((params + _fingerprint(images, labels)).encode()).hexdigest()[:16]
+
+
+def _check_labels(labels: Any, name: str, class_names: Optional[Sequence[str]] = None) -> np.ndarray:
+    raw = np.asarray(labels)
+    if raw.dtype.kind not in "biuf":
+        raise GraphclsError(f"{name}: labels must be integer class ids, got dtype {raw.dtype}")
+    if raw.dtype.kind == "f" and raw.size and (not np.isfinite(raw).all() or (raw != np.round(raw)).any()):
+        raise GraphclsError(f"{name}: labels must be integer class ids, got non-integer values")
+    out = raw.astype(np.int64).reshape(-1)
+    if out.size and out.min() < 0:
+        raise GraphclsError(f"{name}: labels must be >= 0 (label {int(out.min())} at index {int(np.argmin(out))})")
+    if class_names is not None and out.size and out.max() >= len(class_names):
+        raise GraphclsError(f"{name}: label {int(out.max())} but only {len(class_names)} class names")
+    return out
+
+
+def convert_shard(root: str | os.PathLike, images: Any, labels: Any, *, shard: Any = None,
+                  merge_only: bool = False, graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
+                  name: str = "dataset", **dataset_kwargs: Any) -> dict:
+    """Convert shard ``"i/n"`` of a data set into the shared partial-work folder.
+
+    When every chunk is then present (this was the last shard to finish, or
+    ``merge_only=True`` after all shards ran) the chunks are merged into the
+    cache :class:`ImageGraphDataset` reads, with the same content as a
+    single run. Returns ``{"dataset": ImageGraphDataset or None, "missing":
+    chunks not yet converted, "cache": path}``. ``merge_only`` with chunks
+    missing raises :class:`GraphclsError`.
+    """
+    shard = _parse_shard(shard)
+    labels = _check_labels(labels, name, dataset_kwargs.get("class_names"))
+    cache = Path(root) / name / f"{graph}-{cache_key(images, labels, graph, graph_kwargs)}.pt"
+    if not cache.is_file() or dataset_kwargs.get("force"):
+        if dataset_kwargs.pop("force", False):
+            shutil.rmtree(cache.with_suffix(".partial"), ignore_errors=True)
+            cache.unlink(missing_ok=True)
+        data, _, missing = convert_images(images, labels, graph, graph_kwargs, dataset_kwargs.get("workers"),
+                                          dataset_kwargs.get("progress", True), desc=f"{name}: {graph}",
+                                          partial_dir=cache.with_suffix(".partial"), shard=shard,
+                                          convert=not merge_only)
+        if data is None and isinstance(missing, int):
+            if merge_only:
+                raise GraphclsError(f"{name}: cannot merge: {missing} of {-(-len(labels) // _CHUNK)} chunks are "
+                                    f"not converted yet (run the missing --shard I/N first)")
+            return {"dataset": None, "missing": missing, "cache": cache}
+    ds = ImageGraphDataset(root, images, labels, graph=graph, graph_kwargs=graph_kwargs, name=name, **dataset_kwargs)
+    return {"dataset": ds, "missing": 0, "cache": cache}
 
 
 class ImageGraphDataset(InMemoryDataset):
@@ -158,8 +371,8 @@ class ImageGraphDataset(InMemoryDataset):
     Args:
         root (str): cache folder (see :func:`default_root`).
         images: ``[N, H, W]``/``[N, H, W, C]`` array, or a list of arrays or
-            image file paths (any sizes).
-        labels: ``[N]`` integer class ids.
+            image file paths (any sizes; mixed grayscale/colour is unified).
+        labels: ``[N]`` integer class ids (>= 0).
         graph (str): ``superpixels`` | ``grid`` | ``patches``.
         graph_kwargs (dict): arguments of the builder
             (:func:`~pyg_graphcls.graphs.superpixel_graph` etc.).
@@ -174,6 +387,7 @@ class ImageGraphDataset(InMemoryDataset):
         converted (bool): whether this instance converted (``False``: cache hit).
         failures (list): ``(index, reason)`` of skipped images.
         cache_path (Path): the cache file.
+        partial_dir (Path): where finished chunks wait while converting.
     """
 
     def __init__(self, root: str | os.PathLike, images: Any, labels: Any, *, graph: str = "superpixels",
@@ -182,23 +396,25 @@ class ImageGraphDataset(InMemoryDataset):
                  progress: bool = True, strict: bool = True, force: bool = False,
                  transform: Optional[Callable] = None) -> None:
         super().__init__(None, transform)
-        labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        labels = _check_labels(labels, name, class_names)
         if len(images) != len(labels):
             raise GraphclsError(f"{name}: {len(images)} images but {len(labels)} labels")
         if len(labels) == 0:
             raise GraphclsError(f"{name}: no images")
         self.graph = graph
         self.graph_kwargs = dict(graph_kwargs or {})
-        params = json.dumps({"graph": graph, "kwargs": self.graph_kwargs, "v": FORMAT_VERSION},
-                            sort_keys=True, default=str)
-        key = hashlib.sha1((params + _fingerprint(images, labels)).encode()).hexdigest()[:16]
+        key = cache_key(images, labels, graph, self.graph_kwargs)
         self.cache_path = Path(root) / name / f"{graph}-{key}.pt"
+        self.partial_dir = self.cache_path.with_suffix(".partial")
         self.converted = False
         if self.cache_path.is_file() and not force:
             data_dict, slices, meta = self._read_cache()
         else:
+            if force:
+                shutil.rmtree(self.partial_dir, ignore_errors=True)
             data_dict, slices, failures = convert_images(images, labels, graph, self.graph_kwargs, workers,
-                                                         progress, desc=f"{name}: {graph}")
+                                                         progress, desc=f"{name}: {graph}",
+                                                         partial_dir=self.partial_dir)
             if failures and strict:
                 idx, why = failures[0]
                 raise GraphclsError(f"{name}: image {idx} cannot be converted: {why}"
@@ -212,6 +428,7 @@ class ImageGraphDataset(InMemoryDataset):
                     [str(i) for i in range(num_classes)],
                     "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
             save_tensors((data_dict, slices, meta), self.cache_path)
+            shutil.rmtree(self.partial_dir, ignore_errors=True)
             self.converted = True
         self.data = Data.from_dict(data_dict)
         self.slices = slices

@@ -138,8 +138,9 @@ def _grid_edges(h: int, w: int, connectivity: int) -> Tensor:
     offsets = [(0, 1), (1, 0)] if connectivity == 4 else [(0, 1), (1, 0), (1, 1), (1, -1)]
     src, dst = [], []
     for dy, dx in offsets:
+        # explicit ends: ``h + min(0, dy) or None`` would turn an empty slice (end 0) into a full one
         a = idx[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
-        b = idx[max(0, dy):h + min(0, dy) or None, max(0, dx):w + min(0, dx) or None]
+        b = idx[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
         src += [a.ravel(), b.ravel()]
         dst += [b.ravel(), a.ravel()]
     src = np.concatenate(src) if src else np.zeros(0, np.int64)

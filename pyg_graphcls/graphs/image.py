@@ -17,7 +17,7 @@ import torch
 
 from ..errors import GraphclsError
 
-__all__ = ["as_image", "image_to_numpy"]
+__all__ = ["as_image", "image_to_numpy", "image_channels", "match_channels"]
 
 _CHANNELS = (1, 2, 3, 4)
 
@@ -33,6 +33,35 @@ def image_to_numpy(image: Any, name: str = "image") -> np.ndarray:
     if hasattr(image, "__array__"):  # PIL images and the like
         return np.asarray(image)
     raise GraphclsError(f"{name} must be a numpy array or torch tensor, got {type(image).__name__}")
+
+
+def image_channels(image: Any, name: str = "image") -> int:
+    """The channel count :func:`as_image` will give ``image`` (reads the shape only)."""
+    shape = tuple(getattr(image, "shape", None) or np.shape(image))
+    if len(shape) == 2:
+        return 1
+    if len(shape) == 3:
+        if shape[-1] not in _CHANNELS and shape[0] in _CHANNELS:
+            return int(shape[0])
+        if shape[-1] in _CHANNELS:
+            return int(shape[-1])
+    return as_image(image, name).shape[-1]  # raises the usual clear error
+
+
+def match_channels(image: Any, channels: int, name: str = "image") -> np.ndarray:
+    """``as_image(image)`` with a single-channel image repeated to ``channels``.
+
+    Used when a data set mixes grayscale and colour images: grayscale ones are
+    turned into gray colour images (lossless), as torchvision's ImageFolder
+    does. Any other mismatch raises :class:`GraphclsError`.
+    """
+    img = as_image(image, name)
+    c = img.shape[-1]
+    if c == channels:
+        return img
+    if c == 1:
+        return np.ascontiguousarray(np.repeat(img, channels, axis=-1))
+    raise GraphclsError(f"{name} has {c} channels but the data set's images have {channels}")
 
 
 def as_image(image: Any, name: str = "image", rescale: bool = True) -> np.ndarray:

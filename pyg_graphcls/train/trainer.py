@@ -12,6 +12,11 @@ atomic and loaded with ``weights_only=True``. Resuming restores the model,
 optimizer, scheduler, RNG state and history, and the data order (a seeded
 generator per epoch), so a resumed CPU run ends with the same numbers as an
 uninterrupted one.
+
+Distributed (``distributed=DistContext``, see :mod:`pyg_graphcls.train.distributed`):
+the model is wrapped in DDP, each global batch is split across the ranks,
+metrics are reduced across ranks, :meth:`Trainer.evaluate` gathers the
+predictions of all ranks, and only rank 0 writes files.
 """
 from __future__ import annotations
 
@@ -78,12 +83,14 @@ def _is_graph_dataset(dataset) -> bool:
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, generator: Optional[torch.Generator] = None,
-                num_workers: int = 0, sampler=None, drop_last: bool = False):
+                num_workers: int = 0, sampler=None, drop_last: bool = False, batch_sampler=None):
     """PyG ``DataLoader`` for graph datasets, torch ``DataLoader`` otherwise."""
     if _is_graph_dataset(dataset):
         from torch_geometric.loader import DataLoader
     else:
         from torch.utils.data import DataLoader
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, generator=generator,
                       num_workers=num_workers, sampler=sampler, drop_last=drop_last)
 
@@ -266,19 +273,25 @@ class Trainer:
                 break
             if stop_after is not None and epoch + 1 - first_epoch >= stop_after:
                 break
+        if self.dist is not None:
+            self.dist.barrier()  # rank 0's last files are on disk before any rank reads them
         return self.history
 
     def _train_epoch(self, dataset, epoch: int) -> dict:
         from tqdm.auto import tqdm
         self.train_model.train()
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        sampler = self.dist.sampler(dataset, self.seed + epoch) if self.dist is not None else None
-        loader = make_loader(dataset, self.batch_size, shuffle=True, generator=gen, num_workers=self.num_workers,
-                             sampler=sampler)
+        # the data order is a pure function of (seed, epoch): an explicit seeded permutation cut into
+        # batches; distributed, each batch is split across the ranks (see train/distributed.py)
+        from .distributed import GlobalBatchSampler
+        data_seed = self.seed * 1_000_003 + epoch
+        rank, world = (self.dist.rank, self.dist.world_size) if self.dist is not None else (0, 1)
+        bsampler = GlobalBatchSampler(len(dataset), self.batch_size, rank, world, data_seed)
+        loader = make_loader(dataset, self.batch_size, shuffle=False, num_workers=self.num_workers,
+                             batch_sampler=bsampler)
         tot_loss = tot_edge = 0.0
         n = correct = 0
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
-                          disable=None if (self.progress and self.is_main) else True):  # None: off when not a TTY
+        for step, batch in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+                                          disable=None if (self.progress and self.is_main) else True)):
             inputs, y = self._unpack(batch)
             with self._autocast():
                 out = self.train_model(inputs)
@@ -287,15 +300,15 @@ class Trainer:
                 raise GraphclsError(f"training loss became {loss.item()} in epoch {epoch + 1}: lower the "
                                     f"learning rate or check the data for NaN")
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(loss * bsampler.scales[step] if world > 1 else loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            b = y.size(0)
+            b = bsampler.counts[step]
             n += b
             tot_loss += loss.item() * b
             if eloss is not None:
                 tot_edge += eloss.item() * b
-            if self.task == "single":
+            if self.task == "single" and b:
                 correct += (logits.argmax(-1) == y).sum().item()
         stats = torch.tensor([tot_loss, tot_edge, correct, n], dtype=torch.float64)
         if self.dist is not None:
@@ -319,7 +332,22 @@ class Trainer:
     # ---------------------------------------------------------------- eval
     @torch.no_grad()
     def predict(self, dataset, batch_size: Optional[int] = None):
-        """Return ``(logits [N, C], targets)`` over ``dataset`` in eval mode."""
+        """Return ``(logits [N, C], targets)`` over ``dataset`` in eval mode.
+
+        Distributed: each rank predicts items ``rank, rank+N, ...`` and the
+        parts are gathered, so every rank returns the whole set in order.
+        """
+        if self.dist is not None and self.dist.world_size > 1:
+            idx = torch.arange(self.dist.rank, len(dataset), self.dist.world_size)
+            part = self._predict(_subset(dataset, idx), batch_size) if len(idx) else None
+            parts = self.dist.all_gather_object((idx, part))
+            got = [(i, p) for i, p in parts if p is not None]
+            order = torch.argsort(torch.cat([i for i, _ in got]))
+            return (torch.cat([p[0] for _, p in got])[order], torch.cat([p[1] for _, p in got])[order])
+        return self._predict(dataset, batch_size)
+
+    @torch.no_grad()
+    def _predict(self, dataset, batch_size: Optional[int] = None):
         self.model.eval()
         loader = make_loader(dataset, batch_size or max(self.batch_size, 256), shuffle=False)
         outs, ys = [], []

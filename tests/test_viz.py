@@ -53,9 +53,14 @@ def superpixel_graph_4() -> Data:
 
 
 def _collections(ax):
-    lcs = [c for c in ax.collections if isinstance(c, LineCollection)]
+    """(edge LineCollections, node PathCollections); boundary lines are left out."""
+    lcs = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label() != "seg_boundaries"]
     pcs = [c for c in ax.collections if isinstance(c, PathCollection)]
     return lcs, pcs
+
+
+def _boundary_collections(ax):
+    return [c for c in ax.collections if isinstance(c, LineCollection) and c.get_label() == "seg_boundaries"]
 
 
 # ---------------------------------------------------------------------------
@@ -84,22 +89,89 @@ def test_draw_graph_counts_nodes_and_edges():
     np.testing.assert_allclose(pcs[0].get_array(), d.x[:, 0].numpy(), rtol=1e-6)
 
 
+def _count_label_changes(seg: np.ndarray) -> int:
+    """4-neighbour pixel pairs with different ids, counted pair by pair."""
+    h, w = seg.shape
+    n = 0
+    for r in range(h):
+        for c in range(w):
+            if c + 1 < w and seg[r, c] != seg[r, c + 1]:
+                n += 1
+            if r + 1 < h and seg[r, c] != seg[r + 1, c]:
+                n += 1
+    return n
+
+
 def test_draw_graph_seg_boundaries_and_rgb_nodes():
     d = superpixel_graph_4()
     ax = draw_graph(d).axes[0]
-    labels = [im.get_label() for im in ax.images]
-    assert labels == ["image", "seg_boundaries"]
-    overlay = np.asarray(ax.images[1].get_array())
-    drawn = overlay[..., 3] > 0
-    expected = seg_boundaries(d.seg)
-    assert expected.any() and (drawn == expected).all()
-    assert not drawn[0, 0] and drawn[4, 0] and drawn[5, 0]  # rows 4/5 meet between regions 0 and 2
+    assert [im.get_label() for im in ax.images] == ["image"]  # boundaries are lines, not an overlay
+    (blc,) = _boundary_collections(ax)
+    segs = np.asarray(blc.get_segments())
+    seg = d.seg[0].numpy()
+    # region 0|1 meet between columns 5 and 6 on rows 0-4, 2|3 on rows 5-9 (10 vertical unit
+    # segments at x = 5.5), 0|2 and 1|3 between rows 4 and 5 on all 12 columns (12 at y = 4.5)
+    assert _count_label_changes(seg) == 22
+    assert len(segs) == blc.num_segments == 22
+    # unit segments on half-integer coordinates: pixel edges, not pixel centres
+    assert np.allclose(np.abs(segs[:, 1] - segs[:, 0]).sum(axis=1), 1.0)
+    assert np.allclose(np.mod(segs, 1.0)[np.abs(segs[:, 1] - segs[:, 0]) == 0], 0.5)
+    vertical = segs[:, 0, 0] == segs[:, 1, 0]
+    assert vertical.sum() == 10 and np.allclose(segs[vertical, :, 0], 5.5)
+    assert (~vertical).sum() == 12 and np.allclose(segs[~vertical, :, 1], 4.5)
+    assert 0 < blc.get_colors()[0, 3] < 1  # semi-transparent
     # x has 5 columns and the image is RGB: first three columns are the node colours
     _, pcs = _collections(ax)
     np.testing.assert_allclose(pcs[0].get_facecolors()[:, :3], d.x[:, :3].numpy(), atol=1e-6)
     # show_seg=False draws no boundaries
     ax2 = draw_graph(d, show_seg=False).axes[0]
-    assert [im.get_label() for im in ax2.images] == ["image"]
+    assert _boundary_collections(ax2) == [] and [im.get_label() for im in ax2.images] == ["image"]
+
+
+def test_draw_graph_boundary_segments_match_random_seg():
+    rng = np.random.default_rng(0)
+    seg = rng.integers(0, 4, size=(9, 13))
+    seg[:3, :3] = 7  # a block: no boundary inside it
+    pos = torch.tensor([[1.0, 1.0], [6.0, 4.0]])
+    d = Data(x=torch.rand(2, 1), pos=pos, edge_index=torch.tensor([[0], [1]]), seg=torch.from_numpy(seg)[None])
+    (blc,) = _boundary_collections(draw_graph(d).axes[0])
+    segs = np.asarray(blc.get_segments())
+    assert len(segs) == _count_label_changes(seg)
+    # every segment separates two differently labelled pixels
+    for (x0, y0), (x1, y1) in segs:
+        if x0 == x1:  # vertical: between columns x0 - 0.5 and x0 + 0.5
+            r, c = int(y0 + 0.5), int(x0 - 0.5)
+            assert seg[r, c] != seg[r, c + 1]
+        else:
+            r, c = int(y0 - 0.5), int(x0 + 0.5)
+            assert seg[r, c] != seg[r + 1, c]
+    # huge segmentations: the same segments grouped into one NaN-separated polyline
+    (big,) = _boundary_collections(draw_graph(d, max_segments=10).axes[0])
+    assert big.num_segments == len(segs) and len(big.get_paths()) == 1
+    assert np.isfinite(big.get_paths()[0].vertices).all(axis=1).sum() == 2 * len(segs)
+
+
+def test_draw_graph_grayscale_superpixel_x_is_not_rgb():
+    """Grayscale superpixels: x = [intensity, centroid_x, centroid_y] must not be read as RGB."""
+    from pyg_graphcls.graphs import superpixel_graph
+
+    img = np.zeros((28, 28), np.float32)
+    img[6:22, 10:18] = 1.0
+    d = superpixel_graph(img, n_segments=20, return_img=True, return_seg=True)
+    assert d.x.shape[1] == 3 and d.img.shape[1] == 1
+    _, pcs = _collections(draw_graph(d).axes[0])
+    # coloured through the colormap by intensity, not by position
+    np.testing.assert_allclose(pcs[0].get_array(), d.x[:, 0].numpy(), rtol=1e-6)
+    # same graph without data.img, or with a gray image argument: still intensity
+    del d.img
+    _, pcs = _collections(draw_graph(d).axes[0])
+    np.testing.assert_allclose(pcs[0].get_array(), d.x[:, 0].numpy(), rtol=1e-6)
+    _, pcs = _collections(draw_graph(d, image=torch.from_numpy(img)[None, None]).axes[0])
+    np.testing.assert_allclose(pcs[0].get_array(), d.x[:, 0].numpy(), rtol=1e-6)
+    # a colour image argument makes the first three columns the colour
+    _, pcs = _collections(draw_graph(d, image=torch.rand(1, 3, 28, 28)).axes[0])
+    assert pcs[0].get_array() is None
+    np.testing.assert_allclose(pcs[0].get_facecolors()[:, :3], np.clip(d.x[:, :3].numpy(), 0, 1), atol=1e-6)
 
 
 def test_draw_graph_edge_alpha_follows_weight():
@@ -311,6 +383,21 @@ def test_draw_attention_heads():
     assert fig.axes[0].get_title() == "head 2"
     with pytest.raises(GraphclsError, match="head"):
         draw_attention(w[0], head=3)
+
+
+def test_draw_attention_scale_and_readable_text():
+    w = torch.tensor([[0.0, 1.0], [0.5, 0.25]])
+    for cmap in ("magma", "Blues"):  # dark-to-light and light-to-dark colormaps
+        ax = draw_attention(w, cmap=cmap).axes[0]
+        im = ax.images[0]
+        texts = {t.get_text(): t.get_color() for t in ax.texts}
+        assert set(texts) == {"0.00", "1.00", "0.50", "0.25"}
+        for value in ("0.00", "1.00"):  # text colour opposite to the cell's lightness
+            r, g, b, _ = im.cmap(im.norm(float(value)))
+            assert texts[value] == ("black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white")
+        assert texts["0.00"] != texts["1.00"]
+    ax = draw_attention(w, vmin=0.0, vmax=2.0).axes[0]
+    assert ax.images[0].get_clim() == (0.0, 2.0)
 
 
 # ---------------------------------------------------------------------------

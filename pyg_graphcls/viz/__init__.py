@@ -7,12 +7,12 @@ atomically.
 """
 from .curves import load_history, new_figure, plot_confusion_matrix, plot_history, save_figure
 from .graphs import (draw_graph, draw_misclassified, from_networkx_graph, image_array, seg_boundaries,
-                     to_networkx_graph)
+                     seg_boundary_segments, to_networkx_graph)
 from .labels import draw_attention, draw_label_graph, label_graph_matrix
 
 __all__ = [
     "plot_history", "load_history", "plot_confusion_matrix", "save_figure", "new_figure",
     "draw_graph", "draw_misclassified", "to_networkx_graph", "from_networkx_graph",
-    "image_array", "seg_boundaries",
+    "image_array", "seg_boundaries", "seg_boundary_segments",
     "draw_label_graph", "draw_attention", "label_graph_matrix",
 ]

@@ -23,7 +23,7 @@ from ..errors import GraphclsError
 from .curves import new_figure, save_figure
 
 __all__ = ["draw_graph", "draw_misclassified", "to_networkx_graph", "from_networkx_graph",
-           "image_array", "seg_boundaries"]
+           "image_array", "seg_boundaries", "seg_boundary_segments"]
 
 _COLOUR_KEYWORDS = {"rgb", "degree", "x", "intensity", "index"}
 _BOUNDARY_LABEL = "seg_boundaries"
@@ -98,6 +98,25 @@ def seg_boundaries(seg: Any, mode: str = "inner") -> np.ndarray:
 
     arr = _seg_array(seg)
     return find_boundaries(arr - arr.min() + 1, mode=mode)
+
+
+def seg_boundary_segments(seg: Any) -> np.ndarray:
+    """Unit segments ``[K, 2, 2]`` along the pixel edges between differently labelled pixels.
+
+    In the drawing convention (pixel centres at integers, ``(x, y)`` =
+    ``(column, row)``), pixels ``(r, c)`` and ``(r, c + 1)`` with different ids
+    give the vertical segment ``x = c + 0.5, y = r - 0.5 .. r + 0.5``; pixels
+    ``(r, c)`` and ``(r + 1, c)`` the horizontal one ``y = r + 0.5``. ``K`` is
+    the number of 4-neighbour pixel pairs whose ids differ.
+    """
+    arr = _seg_array(seg)
+    r, c = np.nonzero(arr[:, 1:] != arr[:, :-1])
+    x = c + 0.5
+    vert = np.stack([np.stack([x, r - 0.5], 1), np.stack([x, r + 0.5], 1)], 1)
+    r, c = np.nonzero(arr[1:, :] != arr[:-1, :])
+    y = r + 0.5
+    horiz = np.stack([np.stack([c - 0.5, y], 1), np.stack([c + 0.5, y], 1)], 1)
+    return np.concatenate([vert, horiz]).astype(np.float64).reshape(-1, 2, 2)
 
 
 def _pick_graph(data: Any, index: int):
@@ -200,9 +219,9 @@ def _node_colours(data: Any, n: int, node_color: Any, image: Optional[np.ndarray
     if node_color is None:
         if x is None or x.shape[1] == 0:
             return "tab:orange", False
-        colour_image = image is not None and image.ndim == 3 and image.shape[-1] >= 3
-        if x.shape[1] == 3 or (colour_image and x.shape[1] >= 3
-                               and np.nanmin(x[:, :3]) >= 0 and np.nanmax(x[:, :3]) <= 1):
+        # x's first three columns are a colour only for a colour image: a grayscale
+        # superpixel graph has x = [intensity, centroid_x, centroid_y], also 3 columns
+        if image is not None and image.ndim == 3 and image.shape[-1] >= 3 and x.shape[1] >= 3:
             return _rgb_from(x[:, :3]), False
         return x[:, 0], True
     if isinstance(node_color, str):
@@ -256,7 +275,8 @@ def draw_graph(data: Any, image: Any = None, ax=None, index: int = 0, node_color
                node_size: Optional[float] = None, cmap: str = "viridis",
                edge_color: Any = "#00d5ff", edge_width: Optional[float] = None,
                edge_width_by_weight: bool = False, edge_alpha: float = 0.8,
-               show_image: bool = True, boundary_color: Any = (1.0, 0.85, 0.0, 0.75),
+               show_image: bool = True, boundary_color: Any = (1.0, 0.85, 0.0, 0.55),
+               boundary_width: Optional[float] = None,
                show_nodes: bool = True, show_edges: bool = True, colorbar: bool = False,
                title: Optional[str] = None, path: str | os.PathLike | None = None,
                figsize: tuple[float, float] = (5.0, 5.0), dpi: float = 100,
@@ -268,16 +288,23 @@ def draw_graph(data: Any, image: Any = None, ax=None, index: int = 0, node_color
       ``seg`` ([1, H, W] node id per pixel) and ``img`` ([1, C, H, W] in
       [0, 1]); or a ``Batch`` / list of graphs (graph ``index`` is drawn).
     * ``image``: drawn underneath (default ``data.img`` when present).
-    * ``node_color``: None (x's 3 colour columns as RGB, else x[:, 0] through
-      ``cmap``), a matplotlib colour, ``'rgb'``, ``'degree'``, ``'index'``, a
-      column index of x, or per-node values / RGB rows.
+    * ``node_color``: None (when the image -- ``image`` or ``data.img`` -- has
+      3 channels, x's first three columns as RGB; otherwise x[:, 0] through
+      ``cmap``: a grayscale superpixel graph's x = [intensity, centroid_x,
+      centroid_y] is not a colour), a matplotlib colour, ``'rgb'``,
+      ``'degree'``, ``'index'``, a column index of x, or per-node values /
+      RGB rows.
     * edges: one ``LineCollection`` with one segment per ``edge_index``
       column; with ``edge_alpha_by_weight`` the alpha (and with
       ``edge_width_by_weight`` the width) follows ``edge_weight`` or
       ``edge_attr[:, 0]``.
       Above ``max_segments`` edges they are grouped into a few NaN-separated
       polylines (16 weight levels) in that one collection, which is ~20x faster.
-    * ``show_seg``: superpixel boundaries of ``data.seg`` as an RGBA overlay.
+    * ``show_seg``: superpixel boundaries of ``data.seg`` as thin
+      semi-transparent lines along the pixel edges between differently
+      labelled neighbours (one ``LineCollection`` labelled
+      ``'seg_boundaries'``, unit segments from :func:`seg_boundary_segments`;
+      ``boundary_color``, ``boundary_width`` in points).
 
     Returns the figure (saved as PNG and closed when ``path`` is given).
     """
@@ -312,17 +339,21 @@ def draw_graph(data: Any, image: Any = None, ax=None, index: int = 0, node_color
                                                         img_arr.shape[0] - 0.5, -0.5),
                        interpolation="nearest", zorder=0, **kw)
         im.set_label(_IMAGE_LABEL)
-    if seg_arr is not None:
-        mask = seg_boundaries(seg_arr)
-        from matplotlib.colors import to_rgba
-
-        overlay = np.zeros(mask.shape + (4,), dtype=np.float32)
-        overlay[mask] = to_rgba(boundary_color)
-        ov = ax.imshow(overlay, origin="upper", extent=(-0.5, mask.shape[1] - 0.5, mask.shape[0] - 0.5, -0.5),
-                       interpolation="nearest", zorder=1)
-        ov.set_label(_BOUNDARY_LABEL)
-
     spacing_pts = _axes_width_points(ax) / max(math.sqrt(max(n, 1)), 1.0)
+    if seg_arr is not None:
+        # thin lines along the pixel edges where two superpixels meet
+        bsegs = seg_boundary_segments(seg_arr)
+        k = len(bsegs)
+        pixel_pts = _axes_width_points(ax) / max(seg_arr.shape[1], 1)
+        bwidth = float(np.clip(0.12 * pixel_pts, 0.35, 1.2)) if boundary_width is None else float(boundary_width)
+        if k > max_segments:  # one NaN-separated polyline: a Path per unit segment is slow
+            v = np.full((k, 3, 2), np.nan)
+            v[:, :2] = bsegs
+            bsegs = [v.reshape(-1, 2)[:-1]]
+        blc = LineCollection(bsegs, colors=[boundary_color], linewidths=bwidth, capstyle="butt",
+                             zorder=1, rasterized=k > 20000, label=_BOUNDARY_LABEL)
+        blc.num_segments = k  # unit boundary segments drawn
+        ax.add_collection(blc, autolim=False)
     if node_size is None:
         node_size = float(np.clip((0.45 * spacing_pts) ** 2, 0.3, 80.0))
     if edge_width is None:

@@ -132,6 +132,7 @@ def draw_label_graph(label_graph: Any, names: Optional[Sequence[str]] = None, ax
     else:
         fig = ax.figure
 
+    radius = 0.5 * math.sqrt(max(node_size, 1.0))  # node marker radius in points
     vmax = float(m[keep].max()) if keep.any() else 1.0
     sym_segs, sym_w = [], []
     arrows = []
@@ -153,13 +154,15 @@ def draw_label_graph(label_graph: Any, names: Optional[Sequence[str]] = None, ax
     for s, d, w in arrows:
         p = FancyArrowPatch(tuple(xy[s]), tuple(xy[d]), arrowstyle="-|>", mutation_scale=8 + 2 * w,
                             connectionstyle="arc3,rad=0.15", linewidth=max(w, 0.3), color="tab:blue",
-                            alpha=0.75, shrinkA=9, shrinkB=9, zorder=2)
+                            alpha=0.75, shrinkA=radius + 1, shrinkB=radius + 1, zorder=2)
         p.set_gid(_ARROW_GID)
         ax.add_patch(p)
     ax.scatter(xy[:, 0], xy[:, 1], s=node_size, c="white", edgecolors="k", linewidths=1.0, zorder=3,
                label="labels")
-    for k in range(c):
-        ax.annotate(labels[k], xy[k], ha="center", va="center", fontsize=8, zorder=4)
+    for k in range(c):  # names above their node (most are wider than the marker), arrows stay visible
+        ax.annotate(labels[k], xy[k], xytext=(0, radius + 1.5), textcoords="offset points", ha="center",
+                    va="bottom", fontsize=8, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
     if c:
         span = max(float(np.ptp(xy, axis=0).max()), 1e-3)
         lo, hi = xy.min(axis=0) - 0.12 * span, xy.max(axis=0) + 0.12 * span
@@ -176,14 +179,17 @@ def draw_label_graph(label_graph: Any, names: Optional[Sequence[str]] = None, ax
 def draw_attention(weights: Any, names: Optional[Sequence[str]] = None, ax=None, head: Optional[int] = None,
                    cmap: str = "magma", annotate: Optional[bool] = None, colorbar: bool = True,
                    col_names: Optional[Sequence[str]] = None, path: str | os.PathLike | None = None,
-                   figsize: tuple[float, float] = (5.5, 5.0)):
+                   figsize: tuple[float, float] = (5.5, 5.0), vmin: Optional[float] = None,
+                   vmax: Optional[float] = None):
     """Heatmap of attention weights ``[C, C]``, ``[heads, C, C]`` or ``[B, heads, C, C]``.
 
     Row ``i`` is the query (who attends), column ``j`` the key. With
     ``head=None`` heads (and the batch) are averaged; with ``head=k`` head
     ``k`` is shown (averaged over the batch). Rectangular ``[Q, K]`` maps are
     allowed (``col_names`` labels the columns). Values are annotated when the
-    map is at most 12x12 (or ``annotate=True``). Returns the figure.
+    map is at most 12x12 (or ``annotate=True``), in black or white depending
+    on the cell's colour. ``vmin``/``vmax`` fix the colour scale (to compare
+    two maps). Returns the figure.
     """
     w = _np(weights).astype(np.float64)
     if w.ndim < 2 or w.ndim > 4:
@@ -217,7 +223,7 @@ def draw_attention(weights: Any, names: Optional[Sequence[str]] = None, ax=None,
         fig, ax = new_figure(1, 1, figsize=figsize)
     else:
         fig = ax.figure
-    im = ax.imshow(w, cmap=cmap, interpolation="nearest", aspect="auto")
+    im = ax.imshow(w, cmap=cmap, interpolation="nearest", aspect="auto", vmin=vmin, vmax=vmax)
     im.set_label("attention")
     if max(q, k) <= 40:
         ax.set_xticks(range(k))
@@ -230,12 +236,13 @@ def draw_attention(weights: Any, names: Optional[Sequence[str]] = None, ax=None,
     if annotate is None:
         annotate = max(q, k) <= 12
     if annotate:
-        finite = w[np.isfinite(w)]
-        mid = 0.5 * (finite.min() + finite.max()) if finite.size else 0.0
+        # text colour from the cell's luminance, whatever the colormap's direction
+        rgba = im.cmap(im.norm(np.nan_to_num(w)))
+        lum = rgba[..., 0] * 0.299 + rgba[..., 1] * 0.587 + rgba[..., 2] * 0.114
         for i in range(q):
             for j in range(k):
                 ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="black" if w[i, j] > mid else "white")
+                        color="black" if lum[i, j] > 0.5 else "white")
     if colorbar:
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     if path is not None:

@@ -59,12 +59,18 @@ def test_evaluate_refuses_foreign_checkpoint(tmp_path, capsys):
     assert "not a pyg_graphcls checkpoint" in capsys.readouterr().err
 
 
-def test_multilabel_canvas_run(tmp_path):
+@pytest.mark.parametrize("head,model", [("label-attention", "head-label-attention"), ("mlgcn", "head-mlgcn"),
+                                        ("grouped", "head-grouped"), ("none", "head-linear")])
+def test_multilabel_canvas_run(tmp_path, head, model):
     run = tmp_path / "ml"
-    assert main(["train", "--task", "multilabel", "--dataset", "canvas", "--head", "label-attention", "--epochs", "1",
-                 "--canvas-train", "64", "--canvas-test", "32", "--limit", "500", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "--task", "multilabel", "--dataset", "canvas", "--head", head, "--epochs", "1",
+                 "--canvas-train", "48", "--canvas-test", "24", "--limit", "300", "--out", str(run), "--quiet"]) == 0
     m = json.loads((run / "metrics.json").read_text())
-    assert 0 <= m["test_map"] <= 1 and 0 <= m["test_cf1"] <= 1 and m["model"] == "head-label-attention"
+    assert m["model"] == model and m["task"] == "multilabel"
+    for k in ("test_map", "test_cp", "test_cr", "test_cf1", "test_op", "test_or", "test_of1", "best_val_map"):
+        assert 0 <= m[k] <= 1, k
+    row = json.loads((run / "history.json").read_text())[-1]
+    assert 0 <= row["train_eval_map"] <= 1 and 0 <= row["val_map"] <= 1
 
 
 def test_module_entry_point():

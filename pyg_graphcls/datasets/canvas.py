@@ -70,19 +70,37 @@ class MultiLabelCanvas(Dataset):
             uniformly random one. (default: :obj:`0.1`)
         seed (int): seed of all random choices. (default: :obj:`0`)
         num_classes (int, optional): :math:`C`; default ``labels.max() + 1``.
+        placement (str): ``"grid"`` (distinct cells as above, objects never
+            overlap while there are enough cells) or ``"random"`` (uniform
+            positions anywhere on the canvas: objects may overlap and hide
+            each other). (default: :obj:`"grid"`)
+        occlusion (float): side of a black square cut out of every object,
+            as a fraction of the object size, at a random place inside it
+            (``0.5`` hides a quarter of each object). (default: :obj:`0.0`)
+        pixel_noise (float): standard deviation of Gaussian noise added to
+            the whole canvas (then clipped to :math:`[0, 1]`). (default:
+            :obj:`0.0`)
+
+    The extra options draw from their own random streams (derived from
+    ``seed``), so with their defaults the dataset is exactly the one built
+    without them. The noise of ``pixel_noise`` is a function of
+    ``(seed, index)``: rendering stays order-independent.
 
     ``dataset[i]`` is ``(image [1, S, S] float32 in [0, 1], target [C] float32)``.
 
     Attributes:
         targets (torch.Tensor): :obj:`[N, C]` float32, all multi-hot labels.
-        object_classes, object_sources, object_positions: the drawn layout
-            (lists of arrays, one per sample).
+        object_classes, object_sources, object_positions, object_occlusions:
+            the drawn layout (lists of arrays, one per sample; occlusions are
+            ``(y, x, height, width)`` rows inside each object, all zero
+            without ``occlusion``).
     """
 
     def __init__(self, images: Any, labels: Any, num_samples: int, canvas_size: int = 56,
                  objects: Union[int, Tuple[int, int]] = (2, 4),
                  templates: Optional[Sequence[Sequence[int]]] = None, noise: float = 0.1,
-                 seed: int = 0, num_classes: Optional[int] = None):
+                 seed: int = 0, num_classes: Optional[int] = None, placement: str = "grid",
+                 occlusion: float = 0.0, pixel_noise: float = 0.0):
         imgs = _to_numpy(images, "images")
         if imgs.ndim == 4 and imgs.shape[1] == 1:
             imgs = imgs[:, 0]
@@ -121,6 +139,17 @@ class MultiLabelCanvas(Dataset):
             raise GraphclsError(f"objects must satisfy 1 <= min <= max, got {objects!r}")
         if not 0.0 <= float(noise) <= 1.0:
             raise GraphclsError(f"noise must be in [0, 1], got {noise!r}")
+        if placement not in ("grid", "random"):
+            raise GraphclsError(f"placement must be 'grid' or 'random', got {placement!r}")
+        try:
+            occlusion, pixel_noise = float(occlusion), float(pixel_noise)
+        except (TypeError, ValueError):
+            raise GraphclsError(f"occlusion and pixel_noise must be numbers, got {occlusion!r}, "
+                                f"{pixel_noise!r}") from None
+        if not 0.0 <= occlusion < 1.0:
+            raise GraphclsError(f"occlusion must be in [0, 1), got {occlusion!r}")
+        if not (np.isfinite(pixel_noise) and pixel_noise >= 0.0):
+            raise GraphclsError(f"pixel_noise must be a finite number >= 0, got {pixel_noise!r}")
         if templates is None:
             templates = default_templates(c)
         tmpl = []
@@ -141,6 +170,9 @@ class MultiLabelCanvas(Dataset):
         self.images, self.labels = imgs, labs
         self.num_classes, self.canvas_size = c, s
         self.objects, self.templates, self.noise, self.seed = (lo, hi), tmpl, float(noise), seed
+        self.placement, self.occlusion, self.pixel_noise = placement, occlusion, pixel_noise
+        occ_h, occ_w = int(round(occlusion * h)), int(round(occlusion * w))
+        extra = np.random.default_rng([int(seed), 1])  # separate stream: defaults unchanged
 
         rng = np.random.default_rng(seed)
         gy, gx = s // h, s // w
@@ -149,6 +181,7 @@ class MultiLabelCanvas(Dataset):
         self.object_classes: List[np.ndarray] = []
         self.object_sources: List[np.ndarray] = []
         self.object_positions: List[np.ndarray] = []
+        self.object_occlusions: List[np.ndarray] = []
         targets = np.zeros((num_samples, c), dtype=np.float32)
         for n in range(num_samples):
             m = int(rng.integers(lo, hi + 1))
@@ -167,7 +200,17 @@ class MultiLabelCanvas(Dataset):
                                dtype=np.int64)
             else:
                 pos = np.stack([rng.integers(0, s - h + 1, size=m), rng.integers(0, s - w + 1, size=m)], 1)
+            if placement == "random":
+                # the grid draws above are still made (and dropped) so that the main stream, hence
+                # the classes and source images, are the same as with "grid"
+                pos = np.stack([extra.integers(0, s - h + 1, size=m), extra.integers(0, s - w + 1, size=m)], 1)
+            occ = np.zeros((m, 4), dtype=np.int64)  # (y, x, height, width) inside the object
+            if occ_h > 0 and occ_w > 0:
+                occ[:, 0] = extra.integers(0, h - occ_h + 1, size=m)
+                occ[:, 1] = extra.integers(0, w - occ_w + 1, size=m)
+                occ[:, 2], occ[:, 3] = occ_h, occ_w
             targets[n, cls] = 1.0
+            self.object_occlusions.append(occ)
             self.object_classes.append(cls)
             self.object_sources.append(src)
             self.object_positions.append(pos.astype(np.int64))
@@ -180,8 +223,17 @@ class MultiLabelCanvas(Dataset):
         """The :obj:`[S, S]` float32 canvas of sample ``index``."""
         h, w = self.images.shape[1:]
         canvas = np.zeros((self.canvas_size, self.canvas_size), dtype=np.float32)
-        for src, (y, x) in zip(self.object_sources[index], self.object_positions[index]):
-            np.maximum(canvas[y:y + h, x:x + w], self.images[src], out=canvas[y:y + h, x:x + w])
+        for src, (y, x), (oy, ox, oh, ow) in zip(self.object_sources[index], self.object_positions[index],
+                                                 self.object_occlusions[index]):
+            obj = self.images[src]
+            if oh > 0 and ow > 0:
+                obj = obj.copy()
+                obj[oy:oy + oh, ox:ox + ow] = 0.0
+            np.maximum(canvas[y:y + h, x:x + w], obj, out=canvas[y:y + h, x:x + w])
+        if self.pixel_noise > 0:
+            rng = np.random.default_rng([int(self.seed), 2, int(index)])
+            canvas += rng.normal(0.0, self.pixel_noise, size=canvas.shape).astype(np.float32)
+            np.clip(canvas, 0.0, 1.0, out=canvas)
         return canvas
 
     def __getitem__(self, index: int):
@@ -192,4 +244,7 @@ class MultiLabelCanvas(Dataset):
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({len(self)}, num_classes={self.num_classes}, "
-                f"canvas_size={self.canvas_size}, objects={self.objects}, noise={self.noise})")
+                f"canvas_size={self.canvas_size}, objects={self.objects}, noise={self.noise}"
+                + (f", placement={self.placement!r}" if self.placement != "grid" else "")
+                + (f", occlusion={self.occlusion}" if self.occlusion else "")
+                + (f", pixel_noise={self.pixel_noise}" if self.pixel_noise else "") + ")")

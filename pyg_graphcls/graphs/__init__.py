@@ -3,11 +3,13 @@ from .edges import grid_edges, knn_graph, region_adjacency, gaussian_edge_weight
 from .grid import PatchGraph, PixelGridGraph, patch_graph, pixel_grid_graph
 from .image import as_image
 from .superpixels import SuperpixelGraph, superpixel_graph
+from .fast_slic import batched_slic, superpixel_graphs
 from .labels import cooccurrence_graph, label_mask, load_label_graph, save_label_graph
 from .batch import edge_loss, label2edge, sample_graph
 
 __all__ = ["as_image", "knn_graph", "region_adjacency", "grid_edges", "gaussian_edge_weights",
-           "superpixel_graph", "SuperpixelGraph", "pixel_grid_graph", "PixelGridGraph",
+           "superpixel_graph", "SuperpixelGraph", "superpixel_graphs", "batched_slic",
+           "pixel_grid_graph", "PixelGridGraph",
            "patch_graph", "PatchGraph", "build_graph", "GRAPH_KINDS", "cooccurrence_graph", "label_mask",
            "save_label_graph", "load_label_graph", "label2edge", "edge_loss", "sample_graph"]
 

@@ -156,7 +156,7 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
                      features: Sequence[str] = ("mean", "centroid"), edges: str = "knn", k: int = 8,
                      undirected: bool = False, edge_attr: Sequence[str] = ("distance",), y: Any = None,
                      return_seg: bool = False, return_img: bool = False,
-                     slic_kwargs: Optional[dict] = None) -> Data:
+                     slic_kwargs: Optional[dict] = None, method: str = "skimage") -> Data:
     r"""Convert one image to a graph of its SLIC superpixels.
 
     Args:
@@ -181,11 +181,24 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
         return_seg (bool): keep the label map as ``data.seg [1, H, W]``.
         return_img (bool): keep the image as ``data.img [1, C, H, W]``.
         slic_kwargs (dict): extra arguments for ``skimage.segmentation.slic``.
+        method (str): ``"skimage"`` (scikit-image's ``slic``) or ``"fast"``
+            (the batched SLIC of :mod:`~pyg_graphcls.graphs.fast_slic`: kNN
+            edges only; a data set converts whole chunks per call with it).
 
     Returns:
         ``Data(x [n, F], pos [n, 2], edge_index [2, E], edge_attr [E, D], y, seg?, img?)``
     """
     img = as_image(image)
+    if method == "fast":
+        from .fast_slic import superpixel_graphs
+        if edges != "knn" or undirected or return_seg or return_img or slic_kwargs:
+            raise GraphclsError("method='fast' builds directed kNN graphs only (no undirected/return_seg/"
+                                "return_img/slic_kwargs)")
+        yy = None if y is None else [int(torch.as_tensor(y).view(-1)[0])]
+        return superpixel_graphs(img[None], yy, n_segments, compactness=compactness, features=features, k=k,
+                                 edge_attr=edge_attr, collate=False)[0]
+    if method != "skimage":
+        raise GraphclsError(f"method must be 'skimage' or 'fast', got {method!r}")
     seg = slic_segments(img, n_segments, compactness, **(slic_kwargs or {}))
     return graph_from_segments(img, seg, features=features, edges=edges, k=k, undirected=undirected,
                                edge_attr=edge_attr, y=y, return_seg=return_seg, return_img=return_img)

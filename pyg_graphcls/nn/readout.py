@@ -41,5 +41,18 @@ class Readout(torch.nn.Module):
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         return torch.cat([_POOLS[p](x, batch, size) for p in self.parts], dim=-1)
 
+    def dense(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The same pooling of padded node features ``x [B, N, F]`` with ``mask [B, N]`` (real nodes)."""
+        m = mask.unsqueeze(-1).to(x.dtype)
+        out = []
+        for p in self.parts:
+            if p == "max":
+                out.append(x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1))
+            elif p == "mean":
+                out.append((x * m).sum(1) / m.sum(1).clamp(min=1))
+            else:
+                out.append((x * m).sum(1))
+        return torch.cat(out, dim=-1)
+
     def __repr__(self) -> str:
         return f"Readout({self.mode})"

@@ -1,7 +1,9 @@
 """Training: one Trainer, metrics, checkpoints."""
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .fast import DenseGraphBatch, PackedGraphs, PackedLoader
 from .trainer import Trainer, make_loader, resolve_device, split_dataset
 
 __all__ = ["Trainer", "resolve_device", "split_dataset", "make_loader", "accuracy", "confusion_matrix",
-           "per_class_accuracy", "save_checkpoint", "load_checkpoint", "load_model"]
+           "per_class_accuracy", "save_checkpoint", "load_checkpoint", "load_model", "PackedGraphs", "PackedLoader",
+           "DenseGraphBatch"]

@@ -72,7 +72,8 @@ def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
 
 def _subset(dataset, idx: Tensor):
     from torch_geometric.data import Dataset as PygDataset
-    if isinstance(dataset, PygDataset):
+    from .fast import PackedGraphs
+    if isinstance(dataset, (PygDataset, PackedGraphs)):
         return dataset[idx]
     return torch.utils.data.Subset(dataset, idx.tolist())
 
@@ -84,7 +85,12 @@ def _is_graph_dataset(dataset) -> bool:
 
 def make_loader(dataset, batch_size: int, shuffle: bool, generator: Optional[torch.Generator] = None,
                 num_workers: int = 0, sampler=None, drop_last: bool = False, batch_sampler=None):
-    """PyG ``DataLoader`` for graph datasets, torch ``DataLoader`` otherwise."""
+    """PyG ``DataLoader`` for graph datasets, torch ``DataLoader`` otherwise; a
+    :class:`~pyg_graphcls.train.fast.PackedGraphs` gives its own (fast) loader."""
+    from .fast import PackedGraphs
+    if isinstance(dataset, PackedGraphs):
+        return dataset.loader(batch_size, shuffle=shuffle and sampler is None, generator=generator,
+                              batch_sampler=batch_sampler, drop_last=drop_last)
     if _is_graph_dataset(dataset):
         from torch_geometric.loader import DataLoader
     else:
@@ -180,7 +186,7 @@ class Trainer:
     # ---------------------------------------------------------------- batches
     def _unpack(self, batch):
         from torch_geometric.data import Batch, Data
-        if isinstance(batch, (Batch, Data)):
+        if isinstance(batch, (Batch, Data)) or getattr(batch, "is_dense_batch", False):
             batch = batch.to(self.device, non_blocking=True)
             return batch, batch.y
         if isinstance(batch, (list, tuple)) and len(batch) == 2:

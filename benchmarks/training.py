@@ -1,0 +1,211 @@
+"""Training speed and accuracy: the packed dense GCN path vs plain PyG (DataLoader + GCNConv).
+
+    python -m benchmarks.training [--quick] [--parts speed,accuracy,conversion,scaling] [--threads 2,1]
+
+speed: the registry ``gcn`` (4 x GCNConv 64, max ⊕ mean, batch 64, Adam) trained
+one epoch at a time on the same superpixel graphs (Fashion-MNIST, 75 segments,
+kNN 8) by (a) PyG's ``DataLoader`` over a list of ``Data`` (``Batch.from_data_list``
+per batch) and the model's PyG forward, (b) :class:`PackedGraphs` batches and
+the model's dense forward. Same model object, rounds interleaved, best round of
+each side, graphs/s include batching. accuracy: the same model trained by the
+``Trainer`` on the bundled sample (5000/1000) through both paths, same seed.
+conversion: the same model (fast path) trained on graphs from scikit-image's
+``slic`` and from the batched SLIC. scaling: seconds per epoch vs number of
+graphs (75 nodes) and vs graph size (75, 300, 784 segments), both paths.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+
+import torch
+import torch.nn.functional as F
+
+from pyg_graphcls.graphs.fast_slic import storage_to_list, superpixel_graphs
+from pyg_graphcls.models import create_model
+from pyg_graphcls.train.fast import PackedGraphs
+
+
+def graphs(n: int, n_segments: int = 75, source: str = "fashion-mnist"):
+    from pyg_graphcls.datasets import load_images
+    try:
+        out = load_images(source)
+    except Exception:
+        out = load_images("sample")
+    imgs, labels = out[0][:n], out[1][:n]
+    return superpixel_graphs(imgs, labels, n_segments=n_segments, workers=2, chunk=256)
+
+
+def run_epoch(model, batches, opt, max_batches=None) -> tuple[float, int]:
+    """Train one pass over ``batches`` (a PyG DataLoader or a PackedLoader); seconds include batching."""
+    model.train()
+    t, n = time.perf_counter(), 0
+    for i, b in enumerate(batches):
+        if max_batches is not None and i >= max_batches:
+            break
+        loss = F.cross_entropy(model(b), b.y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n += b.num_graphs
+    return time.perf_counter() - t, n
+
+
+def pyg_epoch(model, data_list, opt, batch_size=64, max_batches=None) -> tuple[float, int]:
+    from torch_geometric.loader import DataLoader
+    return run_epoch(model, DataLoader(data_list, batch_size=batch_size, shuffle=True), opt, max_batches)
+
+
+def fast_epoch(model, packed, opt, batch_size=64, max_batches=None) -> tuple[float, int]:
+    return run_epoch(model, packed.loader(batch_size, shuffle=True), opt, max_batches)
+
+
+def speed(store, threads: int, rounds: int, max_batches=None) -> dict:
+    torch.set_num_threads(threads)
+    data_list = storage_to_list(*store)
+    t0 = time.perf_counter()
+    packed = PackedGraphs(store)
+    t_pack = time.perf_counter() - t0
+    torch.manual_seed(0)
+    model = create_model("gcn", in_channels=packed.num_features, num_classes=10)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    ref, fast = [], []
+    for _ in range(rounds):
+        s, n = pyg_epoch(model, data_list, opt, max_batches=max_batches)
+        ref.append(n / s)
+        s, n = fast_epoch(model, packed, opt, max_batches=max_batches)
+        fast.append(n / s)
+    return {"graphs": len(data_list), "threads": threads, "nodes_max": packed.max_nodes,
+            "nodes_mean": float(packed.num_nodes.float().mean()), "pack_seconds": t_pack,
+            "pyg_graphs_s": max(ref), "fast_graphs_s": max(fast), "ratio": max(fast) / max(ref),
+            "pyg_rounds": ref, "fast_rounds": fast}
+
+
+def accuracy(epochs: int, seed: int = 0, threads: int = 2) -> dict:
+    """The Trainer on the sample through the PyG path and the packed path (same seed, same split)."""
+    from pyg_graphcls.datasets import load_dataset
+    from pyg_graphcls.train import Trainer, split_dataset
+
+    torch.set_num_threads(threads)
+    splits = load_dataset("sample", progress=False)
+    out = {}
+    for name in ("pyg", "fast"):
+        tr, va = split_dataset(splits.train, 0.1, seed)
+        test = splits.test
+        if name == "fast":
+            tr, va, test = PackedGraphs(tr), PackedGraphs(va), PackedGraphs(test)
+        torch.manual_seed(seed)
+        model = create_model("gcn", in_channels=splits.num_features, num_classes=splits.num_classes)
+        t = Trainer(model, epochs=epochs, lr=1e-2, seed=seed, progress=False, eval_train_size=0)
+        s = time.perf_counter()
+        t.fit(tr, va)
+        out[name] = {"test_accuracy": t.evaluate(test)["accuracy"], "fit_seconds": time.perf_counter() - s}
+    out["difference_points"] = 100 * (out["fast"]["test_accuracy"] - out["pyg"]["test_accuracy"])
+    return out
+
+
+def conversion_accuracy(epochs: int, seed: int = 0, threads: int = 2) -> dict:
+    """The same model (packed path) on scikit-image SLIC graphs vs batched-SLIC graphs of the sample."""
+    from pyg_graphcls.datasets import load_dataset, load_images
+    from pyg_graphcls.train import Trainer, split_dataset
+
+    torch.set_num_threads(threads)
+    splits = load_dataset("sample", progress=False)
+    tr_img, tr_y, te_img, te_y = load_images("sample")[:4]
+    fast_tr = superpixel_graphs(tr_img, tr_y, workers=2, chunk=256)
+    fast_te = superpixel_graphs(te_img, te_y, workers=2, chunk=256)
+    out = {}
+    for name, train, test in (("skimage", PackedGraphs(splits.train), PackedGraphs(splits.test)),
+                              ("fast", PackedGraphs(fast_tr), PackedGraphs(fast_te))):
+        tr, va = split_dataset(train, 0.1, seed)
+        torch.manual_seed(seed)
+        model = create_model("gcn", in_channels=train.num_features, num_classes=10)
+        t = Trainer(model, epochs=epochs, lr=1e-2, seed=seed, progress=False, eval_train_size=0)
+        t.fit(tr, va)
+        out[name] = {"test_accuracy": t.evaluate(test)["accuracy"], "nodes_mean": float(train.num_nodes.float().mean())}
+    out["difference_points"] = 100 * (out["fast"]["test_accuracy"] - out["skimage"]["test_accuracy"])
+    return out
+
+
+def scaling(threads: int, quick: bool) -> dict:
+    torch.set_num_threads(threads)
+    rows = []
+    for n in ((1000, 4000) if quick else (1000, 10000, 60000)):
+        store = graphs(n)
+        packed = PackedGraphs(store)
+        torch.manual_seed(0)
+        model = create_model("gcn", in_channels=packed.num_features, num_classes=10)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        s, _ = fast_epoch(model, packed, opt)
+        rows.append({"kind": "graphs", "graphs": n, "nodes": 75, "fast_epoch_s": s})
+        print("scaling", rows[-1], flush=True)
+    for seg in (75, 300, 784):
+        store = graphs(1024, n_segments=seg)
+        r = speed(store, threads, 1, max_batches=4 if seg > 75 else None)
+        rows.append({"kind": "size", "graphs": r["graphs"], "nodes": seg, "nodes_max": r["nodes_max"],
+                     "pyg_graphs_s": r["pyg_graphs_s"], "fast_graphs_s": r["fast_graphs_s"], "ratio": r["ratio"]})
+        print("scaling", rows[-1], flush=True)
+    return {"rows": rows}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--parts", default="speed,accuracy,conversion,scaling")
+    ap.add_argument("--graphs", type=int, default=4096, help="graphs per speed epoch")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="2,1", help="speed is measured at each; the other parts use the fewest")
+    ap.add_argument("--epochs", type=int, default=10)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.graphs, args.rounds, args.epochs = 1024, 2, 2
+    parts = args.parts.split(",")
+    threads = [int(t) for t in args.threads.split(",")]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}",
+          flush=True)
+    res = {}
+    if "speed" in parts:
+        store = graphs(args.graphs)
+        res["speed"] = [speed(store, th, args.rounds) for th in threads]
+        for r in res["speed"]:
+            print("speed", json.dumps(r), flush=True)
+    if "accuracy" in parts:
+        res["accuracy"] = accuracy(args.epochs, threads=min(threads))
+        print("accuracy", json.dumps(res["accuracy"]), flush=True)
+    if "conversion" in parts:
+        res["conversion"] = conversion_accuracy(args.epochs, threads=min(threads))
+        print("conversion accuracy", json.dumps(res["conversion"]), flush=True)
+    if "scaling" in parts:
+        res["scaling"] = scaling(min(threads), args.quick)
+    if "speed" in res:
+        print("\n| threads | graphs | nodes (mean / max) | PyG DataLoader + GCNConv (graphs/s) | packed dense (graphs/s) "
+              "| ratio |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for r in res["speed"]:
+            print(f"| {r['threads']} | {r['graphs']:,} | {r['nodes_mean']:.1f} / {r['nodes_max']} | "
+                  f"{r['pyg_graphs_s']:,.0f} | {r['fast_graphs_s']:,.0f} | {r['ratio']:.2f}x |")
+    if "accuracy" in res:
+        a = res["accuracy"]
+        print(f"\nsample, {args.epochs} epochs, seed 0: test accuracy PyG path {100 * a['pyg']['test_accuracy']:.2f} %, "
+              f"packed path {100 * a['fast']['test_accuracy']:.2f} % ({a['difference_points']:+.2f} points); "
+              f"fit {a['pyg']['fit_seconds']:.0f} s vs {a['fast']['fit_seconds']:.0f} s")
+    if "conversion" in res:
+        c = res["conversion"]
+        print(f"graphs from skimage slic: {100 * c['skimage']['test_accuracy']:.2f} %, from batched SLIC: "
+              f"{100 * c['fast']['test_accuracy']:.2f} % ({c['difference_points']:+.2f} points)")
+    if "scaling" in res:
+        print("\n| graphs | nodes | PyG (graphs/s) | packed (graphs/s) | ratio | packed s/epoch |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for r in res["scaling"]["rows"]:
+            if r["kind"] == "graphs":
+                print(f"| {r['graphs']:,} | 75 | | | | {r['fast_epoch_s']:.1f} |")
+            else:
+                print(f"| {r['graphs']:,} | {r['nodes']} (max {r['nodes_max']}) | {r['pyg_graphs_s']:,.0f} | "
+                      f"{r['fast_graphs_s']:,.0f} | {r['ratio']:.2f}x | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""Batched superpixel graphs: SLIC-style clustering of ``[B, H, W, C]`` in torch.
+
+scikit-image's ``slic`` converts one image per call and most of the time of a
+28x28 conversion goes to the per-call Python work around it. This module
+clusters a whole batch at once with tensor operations only (CPU or CUDA, no
+per-image Python loop), then computes node features and kNN edges for the
+batch, returning the collated storage of :class:`~torch_geometric.data.InMemoryDataset`
+(or a list of ``Data``) with the same layout as
+:func:`~pyg_graphcls.graphs.superpixel_graph`.
+
+The clustering (``batched_slic``) follows SLIC (Achanta et al. 2012) as
+scikit-image runs it: the same regular grid of initial centres
+(``skimage.util.regular_grid``), the same distance
+:math:`D^2 = \\|c_p - c_k\\|^2 / m^2 + \\|p - k\\|^2 / S^2` (colour in Lab for
+RGB images, ``m`` the compactness, ``S`` the grid step), ``max_iter``
+assignment/update rounds. Differences, on purpose: each pixel compares itself
+with the 3x3 grid cells around its home cell (scikit-image scans a 2S window
+around each centre: nearly the same candidates, but a fixed-size gather);
+initial centre colours are the pixel colours at the grid points; instead of
+scikit-image's connectivity pass (a sequential flood fill) empty clusters are
+dropped and labels renumbered 0..n-1 per image, so a label may have a few
+disconnected pixels. Quality against scikit-image is measured by
+``benchmarks/conversion.py`` (:mod:`pyg_graphcls.graphs.quality`).
+
+Node features and edges (``segments_to_storage``) reproduce
+:func:`~pyg_graphcls.graphs.superpixels.segment_features` and
+:func:`~pyg_graphcls.graphs.edges.knn_graph` exactly for a given label map
+(float64 sums, the same distance formula and a stable sort), so the only
+difference between the two paths is the clustering.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from ..errors import GraphclsError
+from . import _slic_cpu
+from .edges import edge_features
+from .superpixels import _check_features, default_compactness
+
+__all__ = ["batched_slic", "rgb_to_lab", "segments_to_storage", "superpixel_graphs", "storage_to_list",
+           "as_image_batch"]
+
+_RUN_MIN = 8  # grid steps below this: the compiled loop goes pixel by pixel (runs too short to vectorise)
+_CHUNK = 512  # images per clustering block: bounds memory at ~CHUNK * H * W * 9 * (C + 3) floats
+
+
+def as_image_batch(images: Any) -> Tensor:
+    """``[B, H, W]``/``[B, H, W, C]`` uint8/uint16/float (numpy or torch) → float32 ``[B, H, W, C]`` in [0, 1]."""
+    t = torch.as_tensor(images) if not isinstance(images, Tensor) else images
+    if t.dim() == 3:
+        t = t.unsqueeze(-1)
+    if t.dim() != 4 or t.size(0) == 0 or t.size(1) == 0 or t.size(2) == 0:
+        raise GraphclsError(f"images must be a non-empty [B, H, W] or [B, H, W, C] batch, got shape {tuple(t.shape)}")
+    if t.dtype == torch.uint8:
+        return t.float() / 255.0
+    if t.dtype in (torch.int16, torch.int32, torch.int64) or str(t.dtype) == "torch.uint16":
+        return t.float() / 65535.0
+    if not t.is_floating_point():
+        raise GraphclsError(f"images: unsupported dtype {t.dtype}")
+    t = t.float()
+    if not torch.isfinite(t).all():
+        raise GraphclsError("images contain NaN or Inf")
+    return t.clamp(0.0, 1.0)
+
+
+def _linear_rgb(rgb: Tensor) -> Tensor:
+    return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
+def rgb_to_lab(rgb: Tensor, raw: Optional[Tensor] = None) -> Tensor:
+    """sRGB ``[..., 3]`` in [0, 1] → CIE Lab (D65), the formulas of ``skimage.color.rgb2lab``.
+
+    Written in torch so colour conversion runs batched on the images' device.
+    ``raw``: the same image as uint8, when it was one: the sRGB linearisation
+    then reads a 256-entry table instead of a power per pixel.
+    """
+    if raw is not None and raw.dtype == torch.uint8:
+        lut = _linear_rgb(torch.arange(256, dtype=rgb.dtype, device=rgb.device) / 255.0)
+        lin = lut[raw.long()]
+    else:
+        lin = _linear_rgb(rgb)
+    m = torch.tensor([[0.412453, 0.357580, 0.180423],
+                      [0.212671, 0.715160, 0.072169],
+                      [0.019334, 0.119193, 0.950227]], dtype=rgb.dtype, device=rgb.device)
+    xyz = lin @ m.T / torch.tensor([0.95047, 1.0, 1.08883], dtype=rgb.dtype, device=rgb.device)
+    f = torch.where(xyz > 0.008856, xyz.clamp(min=0) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    L = 116.0 * f[..., 1] - 16.0
+    a = 500.0 * (f[..., 0] - f[..., 1])
+    b = 200.0 * (f[..., 1] - f[..., 2])
+    return torch.stack([L, a, b], -1)
+
+
+@lru_cache(maxsize=32)
+def _grid(h: int, w: int, n_segments: int):
+    """Initial centres (scikit-image's grid), the home cell of each pixel and its 3x3 candidate cells.
+
+    Returns ``(cy [K], cx [K], step, cand [H*W, 9])`` as numpy; ``cand`` holds
+    ``K`` (a dummy centre that never wins) where a neighbour cell is off the grid.
+    """
+    from skimage.util import regular_grid
+
+    sl = regular_grid((1, h, w), n_segments)
+    ys = np.arange(h)[sl[1]]
+    xs = np.arange(w)[sl[2]]
+    steps = [float(s.step) if s.step is not None else 1.0 for s in sl]
+    gh, gw = len(ys), len(xs)
+    K = gh * gw
+    cy = np.repeat(ys, gw).astype(np.float64)
+    cx = np.tile(xs, gh).astype(np.float64)
+    # home cell: nearest initial centre along each axis
+    hy = np.abs(np.arange(h)[:, None] - ys[None, :]).argmin(1)
+    hx = np.abs(np.arange(w)[:, None] - xs[None, :]).argmin(1)
+    cand = np.full((h, w, 9), K, np.int64)
+    j = 0
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            ry, rx = hy + dy, hx + dx
+            ok = (ry >= 0)[:, None] & (ry < gh)[:, None] & (rx >= 0)[None, :] & (rx < gw)[None, :]
+            idx = np.clip(ry, 0, gh - 1)[:, None] * gw + np.clip(rx, 0, gw - 1)[None, :]
+            cand[:, :, j] = np.where(ok, idx, K)
+            j += 1
+    return cy, cx, max(steps), cand.reshape(h * w, 9)
+
+
+def _cluster_block(feat: Tensor, cand: Tensor, init: Tensor, K: int, max_iter: int) -> Tensor:
+    """SLIC rounds on one block. ``feat [B, P, D]`` scaled pixel features (colour/m, y/S, x/S),
+    ``cand [P, 9]``, ``init [K]`` pixel index of each initial centre. Returns labels ``[B, P]`` in 0..K-1."""
+    B, P, D = feat.shape
+    dev = feat.device
+    ones = torch.ones(B, P, 1, dtype=feat.dtype, device=dev)
+    fext = torch.cat([feat, ones], -1)                      # [B, P, D+1]; last column counts pixels
+    ctr = feat[:, init]                                     # [B, K, D]
+    offs = (torch.arange(B, device=dev) * (K + 1)).view(B, 1)
+    dummy = torch.zeros(B, 1, D + 1, dtype=feat.dtype, device=dev)
+    dummy[..., D] = float("inf")
+    cand_b = cand.unsqueeze(0).expand(B, P, 9)
+    lab = None
+    for it in range(max_iter + 1):
+        # ||f_p - f_k||^2 = ||f_p||^2 - 2 f_p.f_k + ||f_k||^2; the first term is the same for every
+        # candidate, so argmin over  [f_p, 1] . [-2 f_k, ||f_k||^2]  (one gather, one product)
+        v = torch.cat([-2.0 * ctr, (ctr * ctr).sum(-1, keepdim=True)], -1)   # [B, K, D+1]
+        v = torch.cat([v, dummy], 1)                                           # [B, K+1, D+1]
+        g = v[:, cand]                                                         # [B, P, 9, D+1]
+        score = (g * fext.unsqueeze(2)).sum(-1)                                # [B, P, 9]
+        j = score.argmin(-1, keepdim=True)
+        lab = cand_b.gather(-1, j).squeeze(-1)                                 # [B, P]
+        if it == max_iter:
+            break
+        sums = torch.zeros(B * (K + 1), D + 1, dtype=feat.dtype, device=dev)
+        sums.index_add_(0, (lab + offs).view(-1), fext.view(-1, D + 1))
+        sums = sums.view(B, K + 1, D + 1)[:, :K]
+        cnt = sums[..., D:]
+        # an empty cluster keeps its previous centre (it may win pixels back next round)
+        ctr = torch.where(cnt > 0, sums[..., :D] / cnt.clamp(min=1), ctr)
+    return lab
+
+
+def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float] = None, max_iter: int = 10,
+                 chunk: int = _CHUNK, use_cpp: Optional[bool] = None) -> tuple[Tensor, Tensor]:
+    r"""SLIC-style superpixels of a batch of same-size images, on the images' device.
+
+    Args:
+        images: ``[B, H, W]`` or ``[B, H, W, C]`` (uint8, uint16 or float in
+            [0, 1]; numpy or torch, CPU or CUDA).
+        n_segments (int): approximate number of regions (scikit-image's grid:
+            81 cells for 75 on 28x28; empty clusters are dropped).
+        compactness (float, optional): colour/space balance ``m``; ``None``
+            picks 10 for RGB (Lab colour) and 0.1 for other channel counts, as
+            :func:`~pyg_graphcls.graphs.superpixel_graph` does.
+        max_iter (int): assignment/update rounds (scikit-image: 10).
+        chunk (int): images clustered together (memory bound).
+        use_cpp (bool, optional): on CPU, the compiled loop of
+            :mod:`~pyg_graphcls.graphs._slic_cpu` (default: when it builds);
+            ``False``: the tensor path (the one CUDA runs).
+
+    Returns:
+        ``(labels [B, H, W] int64, counts [B])``: labels ``0..counts[b]-1`` per image.
+    """
+    raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
+    img = as_image_batch(raw)
+    B, H, W, C = img.shape
+    if n_segments < 1:
+        raise GraphclsError(f"n_segments must be >= 1, got {n_segments}")
+    if max_iter < 0:
+        raise GraphclsError(f"max_iter must be >= 0, got {max_iter}")
+    if compactness is None:
+        compactness = default_compactness(C)
+    if compactness <= 0:
+        raise GraphclsError(f"compactness must be > 0, got {compactness}")
+    n_segments = int(min(n_segments, H * W))
+    cy, cx, step, cand_np = _grid(H, W, n_segments)
+    K = cy.size
+    dev = img.device
+    cand = torch.from_numpy(cand_np).to(dev)
+    # off-grid candidates -> the home cell (column 4): a duplicate never changes the argmin
+    cand_home = torch.where(cand == K, cand[:, 4:5], cand)
+    init = torch.from_numpy((cy * W + cx).astype(np.int64)).to(dev)
+    yy, xx = torch.meshgrid(torch.arange(H, device=dev, dtype=torch.float32),
+                            torch.arange(W, device=dev, dtype=torch.float32), indexing="ij")
+    pix_sp = torch.stack([yy.reshape(-1), xx.reshape(-1)], -1) / step     # [P, 2]
+    labels = torch.empty(B, H * W, dtype=torch.long, device=dev)
+    for s in range(0, B, chunk):
+        block = img[s:s + chunk]
+        col = rgb_to_lab(block, raw[s:s + chunk] if raw.dtype == torch.uint8 else None) if C == 3 else block
+        b = block.size(0)
+        feat = torch.cat([col.reshape(b, H * W, C) / compactness, pix_sp.unsqueeze(0).expand(b, -1, -1)], -1)
+        mod = _slic_cpu.load() if (dev.type == "cpu" and use_cpp is not False) else None
+        if mod is not None:
+            labels[s:s + b] = mod.slic_labels(feat.transpose(1, 2).contiguous(), cand_home, init, W, int(max_iter),
+                                              step < _RUN_MIN)
+        else:
+            labels[s:s + b] = _cluster_block(feat, cand, init, K, max_iter)
+    # renumber the clusters that hold pixels to 0..n-1, keeping their order
+    present = torch.zeros(B, K, dtype=torch.bool, device=dev)
+    present.scatter_(1, labels, True)
+    new_id = present.long().cumsum(1) - 1
+    labels = new_id.gather(1, labels)
+    return labels.view(B, H, W), present.sum(1)
+
+
+def _batched_knn(pos: Tensor, counts: Tensor, k: int, use_cpp: Optional[bool] = None) -> tuple[Tensor, Tensor, Tensor]:
+    """kNN edges of many small graphs at once, equal to :func:`knn_graph`'s one-graph path.
+
+    ``pos [B, M, 2]`` zero-padded, ``counts [B]``. Returns local ``(src, dst)``
+    ordered by graph, then target, then distance (ties by index: a stable
+    sort, as numpy's), and the edge count per graph.
+    """
+    B, M, _ = pos.shape
+    mod = _slic_cpu.load() if (pos.device.type == "cpu" and use_cpp is not False) else None
+    if mod is not None:
+        ei = mod.knn_small(pos.contiguous(), counts.contiguous(), int(k))
+        return ei[0], ei[1], torch.clamp(counts - 1, min=0).clamp(max=k) * counts
+    valid = torch.arange(M, device=pos.device).view(1, M) < counts.view(B, 1)
+    dx = pos[..., 0].unsqueeze(2) - pos[..., 0].unsqueeze(1)
+    dy = pos[..., 1].unsqueeze(2) - pos[..., 1].unsqueeze(1)
+    d = dx * dx + dy * dy                                  # the numpy path's formula (no cdist/mm trick)
+    d.masked_fill_(~valid.unsqueeze(1), float("inf"))
+    d.diagonal(dim1=1, dim2=2).fill_(float("inf"))
+    kk = min(k, max(M - 1, 0))
+    if kk == 0:
+        z = torch.zeros(0, dtype=torch.long, device=pos.device)
+        return z, z, torch.zeros(B, dtype=torch.long, device=pos.device)
+    _, idx = torch.sort(d, dim=-1, stable=True)
+    idx = idx[..., :kk]                                     # [B, M, kk]
+    per_node = torch.clamp(counts - 1, min=0).clamp(max=k)  # min(k, n - 1)
+    keep = valid.unsqueeze(-1) & (torch.arange(kk, device=pos.device).view(1, 1, kk) < per_node.view(B, 1, 1))
+    dst = torch.arange(M, device=pos.device).view(1, M, 1).expand(B, M, kk)
+    return idx[keep], dst[keep], per_node * counts
+
+
+def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = None, y: Any = None, *,
+                        features: Sequence[str] = ("mean", "centroid"), k: int = 8,
+                        edge_attr: Sequence[str] = ("distance",), use_cpp: Optional[bool] = None
+                        ) -> tuple[dict, dict]:
+    """Node features, kNN edges and labels of a batch of segmentations, collated.
+
+    ``labels [B, H, W]`` with values ``0..counts[b]-1``. Returns ``(data,
+    slices)`` in :class:`~torch_geometric.data.InMemoryDataset` layout (local
+    node indices in ``edge_index``), graph ``b`` equal to
+    ``graph_from_segments(image_b, labels_b, features=..., k=..., edge_attr=...)``.
+    """
+    features = _check_features(features)
+    img = as_image_batch(images)
+    B, H, W, C = img.shape
+    dev = img.device
+    lab = torch.as_tensor(labels, device=dev).long().view(B, H * W)
+    if counts is None:
+        counts = lab.max(1).values + 1
+    counts = counts.to(dev).long()
+    M = int(counts.max())
+    gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
+    f64 = torch.float64 if dev.type != "mps" else torch.float32
+    flat = img.reshape(B * H * W, C).to(f64)
+    rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
+    cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
+
+    def ssum(v: Tensor) -> Tensor:
+        return torch.zeros((B * M,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
+
+    cnt = ssum(torch.ones(B * H * W, dtype=f64, device=dev))
+    safe = cnt.clamp(min=1)
+    cx, cy = ssum(cols) / safe, ssum(rows) / safe
+    pos = torch.stack([cx, cy], 1)                          # [B*M, 2] float64
+    sx, sy = float(max(W - 1, 1)), float(max(H - 1, 1))
+    parts, mean = [], None
+    for f in features:
+        if f in ("mean", "std") and mean is None:
+            mean = ssum(flat) / safe[:, None]
+        if f == "mean":
+            parts.append(mean)
+        elif f == "std":
+            sq = ssum(flat * flat) / safe[:, None]
+            parts.append(torch.sqrt(torch.clamp(sq - mean * mean, min=0.0)))
+        elif f == "centroid":
+            parts.append(pos / torch.tensor([sx, sy], dtype=f64, device=dev))
+        elif f == "area":
+            parts.append((cnt / (H * W))[:, None])
+        elif f == "bbox":
+            ir, ic = rows.long(), cols.long()
+            big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
+            x0 = big.scatter_reduce(0, gid, ic, "amin")
+            y0 = big.scatter_reduce(0, gid, ir, "amin")
+            x1 = torch.zeros_like(big).scatter_reduce(0, gid, ic, "amax")
+            y1 = torch.zeros_like(big).scatter_reduce(0, gid, ir, "amax")
+            parts.append(torch.stack([x0, y0, x1, y1], 1).to(f64) / torch.tensor([sx, sy, sx, sy], dtype=f64,
+                                                                                 device=dev))
+    node_ok = (torch.arange(M, device=dev).view(1, M) < counts.view(B, 1)).view(-1)
+    x = torch.cat(parts, 1).float()
+    pos32 = pos.float()
+    src, dst, n_edges = _batched_knn(pos32.view(B, M, 2), counts, k, use_cpp)
+    x, pos32 = x[node_ok], pos32[node_ok]
+    node_ptr = torch.zeros(B + 1, dtype=torch.long, device=dev)
+    node_ptr[1:] = counts.cumsum(0)
+    edge_ptr = torch.zeros(B + 1, dtype=torch.long, device=dev)
+    edge_ptr[1:] = n_edges.cumsum(0)
+    edge_index = torch.stack([src, dst])
+    data = {"x": x, "pos": pos32, "edge_index": edge_index}
+    slices = {"x": node_ptr, "pos": node_ptr.clone(), "edge_index": edge_ptr}
+    graph_of_edge = torch.repeat_interleave(torch.arange(B, device=dev), n_edges)
+    ea = edge_features(pos32, edge_index + node_ptr[graph_of_edge], edge_attr, scale=float(max(H, W)))
+    if ea is not None:
+        data["edge_attr"] = ea
+        slices["edge_attr"] = edge_ptr.clone()
+    if y is not None:
+        yt = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).long().view(-1).to(dev)
+        if yt.numel() != B:
+            raise GraphclsError(f"{B} images but {yt.numel()} labels")
+        data["y"] = yt
+        slices["y"] = torch.arange(B + 1, device=dev)
+    return data, slices
+
+
+def _block_job(args):
+    """One block in a worker process: one torch thread, numpy arrays back (plain pickling)."""
+    part, yy, kw = args
+    torch.set_num_threads(1)
+    lab, cnt = batched_slic(part, kw["n_segments"], kw["compactness"], kw["max_iter"], chunk=len(part),
+                            use_cpp=kw["use_cpp"])
+    data, slices = segments_to_storage(part, lab, cnt, yy, features=kw["features"], k=kw["k"],
+                                       edge_attr=kw["edge_attr"], use_cpp=kw["use_cpp"])
+    return {k: v.numpy() for k, v in data.items()}, {k: v.numpy() for k, v in slices.items()}
+
+
+def superpixel_graphs(images: Any, y: Any = None, n_segments: int = 75, *, compactness: Optional[float] = None,
+                      features: Sequence[str] = ("mean", "centroid"), k: int = 8,
+                      edge_attr: Sequence[str] = ("distance",), max_iter: int = 10,
+                      collate: bool = True, chunk: int = _CHUNK, workers: int = 1,
+                      use_cpp: Optional[bool] = None):
+    r"""Superpixel graphs of a batch of same-size images (batched SLIC + batched features/kNN).
+
+    Args:
+        images: ``[B, H, W]`` or ``[B, H, W, C]``, numpy or torch, CPU or CUDA.
+        y: optional ``[B]`` class ids.
+        n_segments, compactness, max_iter: see :func:`batched_slic`.
+        features, k, edge_attr: as :func:`~pyg_graphcls.graphs.superpixel_graph`
+            with ``edges="knn"``.
+        collate (bool): return ``(data, slices)`` (``InMemoryDataset`` layout,
+            nothing per image) instead of a list of ``Data``.
+        chunk (int): images per block (clustering and features).
+        workers (int): CPU processes (one torch thread each) converting blocks
+            in parallel; ``1``: this process, with torch's threads.
+        use_cpp (bool, optional): see :func:`batched_slic`.
+
+    Returns:
+        ``(data, slices)`` or ``list[Data]``.
+    """
+    _check_features(features)
+    img = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
+    B = img.size(0) if img.dim() >= 3 else 0
+    yy = None if y is None else torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).view(-1)
+    if yy is not None and yy.numel() != B:
+        raise GraphclsError(f"{B} images but {yy.numel()} labels")
+    kw = dict(n_segments=n_segments, compactness=compactness, max_iter=max_iter, features=features, k=k,
+              edge_attr=edge_attr, use_cpp=use_cpp)
+    jobs = [(img[s:s + chunk], None if yy is None else yy[s:s + chunk], kw) for s in range(0, max(B, 1), chunk)]
+    if workers > 1 and len(jobs) > 1 and img.device.type == "cpu":
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        if use_cpp is not False:
+            _slic_cpu.load()  # build/load once before forking
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+            out = list(pool.map(_block_job, jobs))
+        blocks = [({k_: torch.from_numpy(v) for k_, v in d.items()}, {k_: torch.from_numpy(v) for k_, v in s.items()})
+                  for d, s in out]
+    else:
+        blocks = []
+        for part, yb, _ in jobs:
+            lab, cnt = batched_slic(part, n_segments, compactness, max_iter, chunk=chunk, use_cpp=use_cpp)
+            blocks.append(segments_to_storage(part, lab, cnt, yb, features=features, k=k, edge_attr=edge_attr,
+                                              use_cpp=use_cpp))
+    data, slices = merge_storage(blocks)
+    return (data, slices) if collate else storage_to_list(data, slices)
+
+
+def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """Concatenate collated blocks (``InMemoryDataset`` layout, local indices)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    probe = Data()
+    data, slices = {}, {}
+    for key in blocks[0][0]:
+        dim = probe.__cat_dim__(key, blocks[0][0][key]) % blocks[0][0][key].dim()
+        data[key] = torch.cat([b[0][key] for b in blocks], dim=dim)
+        parts, off = [blocks[0][1][key][:1]], 0
+        for b in blocks:
+            parts.append(b[1][key][1:] + off)
+            off += int(b[1][key][-1])
+        slices[key] = torch.cat(parts)
+    return data, slices
+
+
+def storage_to_list(data: dict, slices: dict) -> list[Data]:
+    """Split ``InMemoryDataset`` storage into one ``Data`` per graph."""
+    n = slices["x"].numel() - 1
+    out = []
+    probe = Data()
+    for i in range(n):
+        d = Data()
+        for key, v in data.items():
+            s = slices[key]
+            dim = probe.__cat_dim__(key, v) % v.dim()
+            d[key] = v.narrow(dim, int(s[i]), int(s[i + 1] - s[i]))
+        out.append(d)
+    return out

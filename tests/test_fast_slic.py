@@ -1,0 +1,135 @@
+"""The batched superpixel path against the per-image path, and the quality measures."""
+import numpy as np
+import pytest
+import torch
+
+from pyg_graphcls.errors import GraphclsError
+from pyg_graphcls.graphs import superpixel_graph
+from pyg_graphcls.graphs.fast_slic import (batched_slic, rgb_to_lab, segments_to_storage, storage_to_list,
+                                           superpixel_graphs)
+from pyg_graphcls.graphs.image import as_image
+from pyg_graphcls.graphs.quality import (boundary_map, boundary_recall, segment_count,
+                                         undersegmentation_error)
+from pyg_graphcls.graphs.superpixels import graph_from_segments, slic_segments
+
+FEATS = ("mean", "std", "centroid", "area", "bbox")
+EDGE_ATTR = ("distance", "gaussian", "cartesian")
+
+
+def photos(n=3, size=40):
+    import skimage.data as d
+    from skimage.transform import resize
+    out = [resize(getattr(d, name)()[..., :3], (size, size)) for name in ("astronaut", "coffee", "chelsea")]
+    return (np.stack(out[:n]) * 255).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_features_and_edges_equal_per_image_path(digits, use_cpp):
+    imgs, labels = digits[0][:8], digits[1][:8]
+    segs = np.stack([slic_segments(as_image(im), 75) for im in imgs])  # scikit-image's labels
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), y=labels, features=FEATS,
+                                       edge_attr=EDGE_ATTR, k=8, use_cpp=use_cpp)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, edge_attr=EDGE_ATTR, k=8,
+                                  y=int(labels[i]))
+        for key in ("x", "pos", "edge_index", "edge_attr", "y"):
+            assert torch.equal(g[key], ref[key]), key
+
+
+def test_features_equal_for_colour_images():
+    imgs = photos()
+    segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=FEATS, k=5)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, k=5)
+        assert torch.equal(g.x, ref.x) and torch.equal(g.edge_index, ref.edge_index)
+
+
+def test_batched_slic_counts_and_quality(digits):
+    imgs = digits[0][:12]
+    lab, cnt = batched_slic(imgs, 75)
+    assert lab.shape == (12, 28, 28) and lab.dtype == torch.long
+    assert all(int(lab[i].max()) + 1 == int(cnt[i]) == segment_count(lab[i]) for i in range(12))
+    assert abs(float(cnt.float().median()) - 75) <= 0.15 * 75
+    grid = batched_slic(imgs, 75, max_iter=0)[0]  # one assignment from the grid: close to a plain grid
+    ue_fast, ue_grid = [], []
+    for i, im in enumerate(imgs):
+        ref = slic_segments(as_image(im), 75)
+        assert boundary_recall(lab[i], ref, 1) > 0.95
+        ue_fast.append(undersegmentation_error(lab[i], ref))
+        ue_grid.append(undersegmentation_error(grid[i], ref))
+    assert np.mean(ue_fast) < np.mean(ue_grid)
+
+
+def test_compiled_and_tensor_paths_agree(digits):
+    a, ca = batched_slic(digits[0][:8], 75, use_cpp=False)
+    b, cb = batched_slic(digits[0][:8], 75)  # compiled loop when it builds, else the same tensor path
+    assert (a == b).float().mean() > 0.98
+
+
+def test_colour_segmentation_follows_boundaries():
+    imgs = photos(size=64)
+    lab, cnt = batched_slic(imgs, 40)
+    for i, im in enumerate(imgs):
+        ref = slic_segments(as_image(im), 40)
+        grid = np.arange(64)[:, None] // 10 * 7 + np.arange(64)[None, :] // 10
+        assert boundary_recall(lab[i], ref, 2) > boundary_recall(grid, ref, 2)
+    assert abs(float(cnt.float().median()) - 40) <= 0.2 * 40
+
+
+def test_rgb_to_lab_matches_skimage():
+    from skimage.color import rgb2lab
+    x = np.random.default_rng(0).random((50, 3)).astype(np.float32)
+    assert np.allclose(rgb_to_lab(torch.from_numpy(x)).numpy(), rgb2lab(x[None])[0], atol=2e-3)
+
+
+def test_superpixel_graphs_list_workers_and_method(digits):
+    imgs, labels = digits[0][:10], digits[1][:10]
+    data, slices = superpixel_graphs(imgs, labels, chunk=4)
+    lst = superpixel_graphs(imgs, labels, collate=False)
+    par = superpixel_graphs(imgs, labels, chunk=4, workers=2)
+    for key in data:
+        assert torch.equal(data[key], par[0][key]) and torch.equal(slices[key], par[1][key])
+    one = superpixel_graph(imgs[3], y=int(labels[3]), method="fast")
+    for key in ("x", "pos", "edge_index", "edge_attr", "y"):
+        assert torch.equal(one[key], lst[3][key])
+    with pytest.raises(GraphclsError):
+        superpixel_graph(imgs[0], method="fast", edges="rag")
+    with pytest.raises(GraphclsError):
+        superpixel_graphs(np.zeros((0, 28, 28), np.uint8))
+
+
+def test_dataset_fast_method(tmp_path, digits):
+    from pyg_graphcls.datasets import ImageGraphDataset
+    imgs, labels = digits
+    ds = ImageGraphDataset(tmp_path, imgs, labels, graph_kwargs={"method": "fast"}, workers=1, progress=False)
+    ref = superpixel_graphs(imgs, labels, collate=False)
+    assert len(ds) == len(imgs)
+    assert torch.equal(ds[5].x, ref[5].x) and torch.equal(ds[5].edge_index, ref[5].edge_index)
+    other = ImageGraphDataset(tmp_path, imgs, labels, workers=1, progress=False)
+    assert other.cache_path != ds.cache_path  # the method is part of the cache key
+
+
+def test_quality_on_hand_made_segmentation():
+    ref = np.zeros((4, 4), int)
+    ref[:, 2:] = 1                       # two halves: a vertical boundary between columns 1 and 2
+    seg = np.zeros((4, 4), int)
+    seg[:, 3:] = 1                       # boundary one column to the right
+    assert boundary_map(ref).sum() == 8
+    assert boundary_recall(seg, ref, 0) == 0.5   # column 2 is a boundary of both
+    assert boundary_recall(seg, ref, 1) == 1.0
+    # segment 0 (12 px) overlaps G0 by 8 and G1 by 4 -> min(8, 4) + min(4, 8) = 8; segment 1 fits in G1
+    assert undersegmentation_error(seg, ref) == pytest.approx(8 / 16)
+    assert undersegmentation_error(ref, ref) == 0.0 and segment_count(seg) == 2
+    with pytest.raises(GraphclsError):
+        boundary_recall(seg, ref[:3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu_tensor_path(digits):
+    imgs = torch.from_numpy(digits[0][:8])
+    a, _ = batched_slic(imgs, 75, use_cpp=False)
+    b, _ = batched_slic(imgs.cuda(), 75)
+    assert (a == b.cpu()).float().mean() > 0.98
+    data, _ = superpixel_graphs(imgs.cuda())
+    assert data["x"].is_cuda

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--task", default="single", choices=["single", "multilabel"])
     p.add_argument("--model", default="gcn", help="registry name (gcn, gat, gpr, mlp, ...)")
+    p.add_argument("--recipe", default=None,
+                   help="a named recipe of pyg_graphcls.recipes (graph, model, lr, batch, augmentation fixed; "
+                        "--dataset, --epochs, --seed, --out, --device still apply)")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="--recipe: first N training images (before the 90/10 train/val split)")
+    p.add_argument("--test-size", type=int, default=None, help="--recipe: first N test images")
     p.add_argument("--head", default="none", choices=sorted(HEADS),
                    help="multilabel: head on the CNN backbone")
     p.add_argument("--epochs", type=int, default=30)
@@ -296,6 +302,17 @@ def _multilabel_model(args, train_targets, num_classes: int):
 
 def cmd_train(args) -> int:
     from .train.distributed import init_from_env
+    if args.recipe:
+        from .io import write_json
+        from .recipes import run_recipe
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        res = run_recipe(args.recipe, train_size=args.train_size, seed=args.seed, epochs=args.epochs,
+                         test_size=args.test_size, root=args.root, out_dir=args.out, device=args.device,
+                         progress=not args.quiet, workers=args.workers, dataset=args.dataset)
+        write_json(res, Path(args.out) / "metrics.json")
+        print(f"{args.recipe}: test accuracy {100 * res['test_accuracy']:.2f} %, {res['parameters']:,} parameters, "
+              f"{res['seconds_per_epoch']:.1f} s/epoch")
+        return 0
 
     dist_ctx = init_from_env(args.device)  # None unless started by torchrun with N > 1
     try:

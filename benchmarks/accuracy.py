@@ -1,0 +1,112 @@
+"""Accuracy table of issue 6: named recipes x training-set sizes x seeds.
+
+    python -m benchmarks.accuracy --recipes gcn,mlp,gat,dirconv,dirconv-grid,cnn \
+        --train-sizes 5000,10000 --seeds 3 [--epochs 15] [--test-size N] [--dataset fashion-mnist] \
+        [--json benchmarks/accuracy.json] [--threads 1]
+
+Every run is one :func:`pyg_graphcls.recipes.run_recipe` call (the recipe fixes
+data, graph, model, lr, batch size and augmentation; ``--epochs`` overrides its
+epoch count for the whole table). Results are appended to the JSON file after
+each run, and runs already there (same recipe, dataset, size, seed, epochs,
+test size) are skipped, so an interrupted table continues where it stopped.
+Prints a Markdown table: test accuracy mean ± std over seeds, parameters,
+epochs, seconds per epoch (training + validation pass, this machine).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from pyg_graphcls.io import write_json
+from pyg_graphcls.recipes import RECIPES, get_recipe, run_recipe
+
+
+def _key(r: dict) -> tuple:
+    return (r["recipe"], r.get("dataset"), r.get("train_size"), r["seed"], r["epochs_asked"], r.get("test_size"))
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def table(runs: list[dict], order=None) -> str:
+    """Markdown table, one row per (train size, recipe); recipes in ``order`` (default: first seen)."""
+    groups: dict[tuple, list[dict]] = {}
+    rank = {n: i for i, n in enumerate(order or [])}
+    for r in sorted(runs, key=lambda r: (r["train_size"] or 0, rank.get(r["recipe"], len(rank)))):
+        groups.setdefault((r["train_size"], r["recipe"]), []).append(r)
+    lines = ["| train images | recipe | model | graph | test acc. % (mean ± std) | seeds | params | epochs "
+             "| s/epoch |", "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for (size, name), rs in groups.items():
+        accs = [100 * r["test_accuracy"] for r in rs]
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        sec = statistics.mean(r["seconds_per_epoch"] for r in rs)
+        lines.append(f"| {size if size else 'all'} | {name} | {rs[0]['model']} | {rs[0]['graph']} | "
+                     f"{statistics.mean(accs):.2f} ± {std:.2f} | {len(rs)} | {rs[0]['parameters']:,} | "
+                     f"{rs[0]['epochs']} | {sec:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipes", default="gcn,mlp,gat,dirconv,dirconv-grid,cnn",
+                    help=f"comma-separated, from: {', '.join(RECIPES)}")
+    ap.add_argument("--train-sizes", default="5000", help="comma-separated; 'all' = the whole training file")
+    ap.add_argument("--seeds", default="3", help="a count (3 = seeds 0,1,2) or a comma-separated list")
+    ap.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
+    ap.add_argument("--test-size", type=int, default=None, help="first N test images (default: all)")
+    ap.add_argument("--dataset", default=None, help="override the recipes' dataset (e.g. idx:DIR, sample)")
+    ap.add_argument("--json", default="benchmarks/accuracy.json")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    for n in names:
+        get_recipe(n)  # fail early on a typo
+    sizes = [None if s.strip() == "all" else int(s) for s in args.train_sizes.split(",")]
+    seeds = (list(range(int(args.seeds))) if "," not in args.seeds
+             else [int(s) for s in args.seeds.split(",") if s.strip()])
+    path = Path(args.json)
+    doc = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    done = {_key(r) for r in doc["runs"]}
+    for size in sizes:
+        for name in names:
+            for seed in seeds:
+                probe = {"recipe": name, "dataset": args.dataset, "train_size": size, "seed": seed,
+                         "epochs_asked": args.epochs, "test_size": args.test_size}
+                if _key(probe) in done:
+                    continue
+                t0 = time.perf_counter()
+                res = run_recipe(name, train_size=size, seed=seed, epochs=args.epochs, test_size=args.test_size,
+                                 dataset=args.dataset, device=args.device, workers=args.workers)
+                res.update(probe, wall_seconds=time.perf_counter() - t0, commit=commit(),
+                           date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                           threads=torch.get_num_threads())
+                doc["runs"].append(res)
+                write_json(doc, path)
+                print(f"{name} n={size} seed={seed}: test {100 * res['test_accuracy']:.2f} % "
+                      f"(val {100 * res['best_val_accuracy']:.2f} % @ {res['best_epoch']}), "
+                      f"{res['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    wanted = [r for r in doc["runs"] if r["recipe"] in names and r["train_size"] in sizes
+              and r.get("epochs_asked") == args.epochs and r.get("test_size") == args.test_size
+              and r.get("dataset") == args.dataset]
+    print(table(wanted, names))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

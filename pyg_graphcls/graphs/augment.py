@@ -1,0 +1,166 @@
+r"""Graph augmentation for image graphs: flip, rotation and jitter of ``pos``, node dropping.
+
+Apply to **training** data only, e.g. ``train_subset.transform = GraphAugment(...)``
+(:func:`pyg_graphcls.recipes.load_recipe_data` does this when a recipe asks
+for it). Every change to ``pos`` is carried to what depends on it:
+
+- ``edge_attr`` is recomputed from the new ``pos`` with the builder's
+  :func:`~pyg_graphcls.graphs.edges.edge_features` (give the same ``edge_attr``
+  names the graphs were built with);
+- the position columns of ``x`` named in ``features`` (the names of
+  :func:`~pyg_graphcls.graphs.superpixels.feature_names`) follow:
+  ``centroid_x``/``centroid_y`` become ``pos / (size - 1)``; a bounding box
+  (``bbox_x0`` ... ``bbox_y1``) is mirrored by a flip and otherwise moved with
+  its centroid (a rotated box is not axis-aligned: translating it is the
+  approximation used).
+
+Why these: Fashion-MNIST items are left/right symmetric classes (a shoe
+pointing left is still a shoe), so a horizontal flip is label-preserving; small
+rotations and sub-pixel jitter model pose noise; dropping a few superpixels
+models a different segmentation of the same image. Vertical flips are off by
+default (a trouser upside down is not a natural image).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+from torch_geometric.utils import subgraph
+
+from ..errors import GraphclsError
+from .edges import EDGE_FEATURES, edge_features
+
+__all__ = ["GraphAugment", "flip_pos", "rotate_pos", "drop_nodes"]
+
+_BBOX = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
+
+
+def flip_pos(pos: torch.Tensor, size: float = 28.0) -> torch.Tensor:
+    """Mirror ``(x, y)`` pixel positions left/right in an image ``size`` pixels wide."""
+    out = pos.clone()
+    out[:, 0] = (size - 1) - out[:, 0]
+    return out
+
+
+def rotate_pos(pos: torch.Tensor, degrees: float, size: float = 28.0) -> torch.Tensor:
+    """Rotate positions by ``degrees`` about the image centre ``((size-1)/2, (size-1)/2)``."""
+    c = (size - 1) / 2
+    a = math.radians(degrees)
+    rot = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=pos.dtype)
+    return (pos - c) @ rot.T + c
+
+
+def drop_nodes(data: Data, p: float, generator: Optional[torch.Generator] = None) -> Data:
+    """Remove each node with probability ``p`` (at least one stays) and the edges that touch it;
+    node-level tensors (``x``, ``pos``, ``rwpe``, ...) and ``edge_attr`` are cut to match."""
+    n = data.num_nodes
+    if p <= 0 or n is None or n <= 1:
+        return data
+    keep = torch.rand(n, generator=generator) >= p
+    if not bool(keep.any()):
+        keep[torch.randint(n, (1,), generator=generator)] = True
+    ea = getattr(data, "edge_attr", None)
+    ei, ea = subgraph(keep, data.edge_index, ea, relabel_nodes=True, num_nodes=n)
+    out = data.clone()
+    for key, value in data:
+        if torch.is_tensor(value) and data.is_node_attr(key) and value.size(0) == n and key != "edge_index":
+            out[key] = value[keep]
+    out.edge_index = ei
+    if ea is not None:
+        out.edge_attr = ea
+    out.num_nodes = int(keep.sum())
+    return out
+
+
+class GraphAugment(BaseTransform):
+    r"""Random flip / rotation / jitter of ``pos`` and node dropping, keeping the graph consistent.
+
+    Args:
+        flip (float): probability of a horizontal flip. (default: 0.5)
+        rotate (float): rotation angle drawn from ``[-rotate, rotate]`` degrees. (default: 0)
+        jitter (float): std of Gaussian noise added to ``pos``, in pixels. (default: 0)
+        node_drop (float): probability of dropping each node. (default: 0)
+        size (float): image side in pixels (centre of rotations/flips and the
+            edge-feature scale, as the builders use). (default: 28)
+        features: names of the columns of ``x`` (``feature_names(...)``) so the
+            position columns follow ``pos``; ``None`` leaves ``x`` alone.
+        edge_attr: the edge-feature names the graphs were built with; ``edge_attr``
+            is recomputed from the new ``pos``. (default: ``("distance",)``)
+        generator (torch.Generator, optional): for reproducible draws; default: the global RNG.
+    """
+
+    def __init__(self, flip: float = 0.5, rotate: float = 0.0, jitter: float = 0.0, node_drop: float = 0.0,
+                 size: float = 28.0, features: Optional[Sequence[str]] = None,
+                 edge_attr: Sequence[str] = ("distance",), generator: Optional[torch.Generator] = None) -> None:
+        for name, v, hi in (("flip", flip, 1.0), ("node_drop", node_drop, 0.99)):
+            if not 0.0 <= float(v) <= hi:
+                raise GraphclsError(f"{name} must be a probability in [0, {hi}], got {v!r}")
+        if rotate < 0 or jitter < 0 or size <= 1:
+            raise GraphclsError(f"need rotate >= 0, jitter >= 0, size > 1 (got {rotate}, {jitter}, {size})")
+        edge_attr = tuple(edge_attr or ())
+        bad = [e for e in edge_attr if e not in EDGE_FEATURES]
+        if bad:
+            raise GraphclsError(f"unknown edge feature(s) {bad}; choose from {EDGE_FEATURES}")
+        self.flip, self.rotate, self.jitter, self.node_drop = float(flip), float(rotate), float(jitter), float(node_drop)
+        self.size = float(size)
+        self.features = list(features) if features is not None else None
+        self.edge_attr = edge_attr
+        self.generator = generator
+
+    def _rand(self) -> float:
+        return float(torch.rand((), generator=self.generator))
+
+    def forward(self, data: Data) -> Data:  # type: ignore[override]
+        if getattr(data, "pos", None) is None:
+            raise GraphclsError("GraphAugment needs data.pos (node positions in pixels)")
+        data = drop_nodes(data, self.node_drop, self.generator) if self.node_drop > 0 else data.clone()
+        pos0 = data.pos.float()
+        pos = pos0
+        flipped = self.flip > 0 and self._rand() < self.flip
+        if flipped:
+            pos = flip_pos(pos, self.size)
+        if self.rotate > 0:
+            pos = rotate_pos(pos, (2 * self._rand() - 1) * self.rotate, self.size)
+        if self.jitter > 0:
+            pos = pos + torch.randn(pos.shape, generator=self.generator) * self.jitter
+        data.pos = pos
+        if self.features is not None:
+            data.x = self._update_x(data.x, pos0, pos, flipped)
+        ea = getattr(data, "edge_attr", None)
+        if ea is not None and self.edge_attr:
+            new = edge_features(pos, data.edge_index, self.edge_attr, scale=self.size)
+            if new.shape != ea.view(ea.size(0), -1).shape:
+                raise GraphclsError(f"edge_attr has {ea.view(ea.size(0), -1).size(1)} columns but edge_attr="
+                                    f"{self.edge_attr} gives {new.size(1)}: pass the names the graphs were built with")
+            data.edge_attr = new
+        return data
+
+    def _update_x(self, x, pos0, pos, flipped: bool):
+        if x.dim() != 2 or x.size(1) != len(self.features):
+            raise GraphclsError(f"x has {x.size(-1)} columns but features names {len(self.features)}")
+        x = x.clone()
+        col = {n: i for i, n in enumerate(self.features)}
+        norm = self.size - 1
+        if all(k in col for k in _BBOX):
+            b = [col[k] for k in _BBOX]
+            box = x[:, b].clone()
+            if flipped:
+                box[:, 0], box[:, 2] = 1 - x[:, b[2]], 1 - x[:, b[0]]
+                shift = (pos - flip_pos(pos0, self.size)) / norm
+            else:
+                shift = (pos - pos0) / norm
+            box[:, [0, 2]] += shift[:, :1]
+            box[:, [1, 3]] += shift[:, 1:]
+            x[:, b] = box.to(x.dtype)
+        if "centroid_x" in col:
+            x[:, col["centroid_x"]] = (pos[:, 0] / norm).to(x.dtype)
+        if "centroid_y" in col:
+            x[:, col["centroid_y"]] = (pos[:, 1] / norm).to(x.dtype)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(flip={self.flip}, rotate={self.rotate}, jitter={self.jitter}, "
+                f"node_drop={self.node_drop}, size={self.size})")

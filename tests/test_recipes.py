@@ -1,0 +1,82 @@
+"""Named recipes of the accuracy table (issue 6): lookup, split, data loading, one tiny run."""
+import json
+
+import pytest
+import torch
+
+from pyg_graphcls.errors import GraphclsError
+from pyg_graphcls.graphs.superpixels import feature_names
+from pyg_graphcls.models import create_model
+from pyg_graphcls.recipes import (RECIPES, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH, get_recipe,
+                                  load_recipe_data, run_recipe, split_indices)
+
+
+def test_get_recipe_unknown_and_copy():
+    with pytest.raises(GraphclsError, match="unknown recipe"):
+        get_recipe("resnet-9000")
+    r = get_recipe("dirconv")
+    r["graph_kwargs"]["k"] = 99
+    assert RECIPES["dirconv"]["graph_kwargs"]["k"] == 8
+    assert SUPERPIXEL_FEATURE_NAMES == feature_names(SUPERPIXEL_GRAPH["features"], 1)
+
+
+def test_split_is_deterministic_and_disjoint():
+    tr, va = split_indices(100, 0.1, 0)
+    tr2, va2 = split_indices(100, 0.1, 0)
+    assert torch.equal(tr, tr2) and torch.equal(va, va2)
+    assert len(va) == 10 and len(tr) == 90
+    assert not set(tr.tolist()) & set(va.tolist())
+    assert sorted(tr.tolist() + va.tolist()) == list(range(100))
+    assert not torch.equal(split_indices(100, 0.1, 1)[1], va)
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_every_recipe_model_fits_budget(name):
+    r = get_recipe(name)
+    f = {"superpixels": len(SUPERPIXEL_FEATURE_NAMES), "grid": 3, "image": 1}[r["graph"]]
+    m = create_model(r["model"], in_channels=f, num_classes=10, **r["model_kwargs"])
+    assert sum(p.numel() for p in m.parameters()) <= 100_000
+
+
+@pytest.mark.parametrize("name,kind", [("dirconv-grid", "grid"), ("cnn", "image")])
+def test_load_recipe_data_sample_grid_and_image(name, kind):
+    r = get_recipe(name)
+    train, val, test, f, c = load_recipe_data(r, train_size=20, test_size=5, dataset="sample")
+    assert (len(train), len(val), len(test), c) == (18, 2, 5, 10)
+    if kind == "grid":
+        g = train[0]
+        assert g.num_nodes == 784 and g.x.size(1) == f == 3 and g.pos.shape == (784, 2)
+    else:
+        x, y = train[0]
+        assert x.shape == (1, 28, 28) and f == 1 and 0 <= float(x.min()) and float(x.max()) <= 1
+    with pytest.raises(GraphclsError, match="train_size"):
+        load_recipe_data(r, train_size=10**7, dataset="sample")
+    with pytest.raises(GraphclsError, match="test_size"):
+        load_recipe_data(r, train_size=20, test_size=0, dataset="sample")
+
+
+def test_load_recipe_data_superpixels_idx(tiny_idx, tmp_path):
+    r = get_recipe("dirconv-aug")
+    train, val, test, f, c = load_recipe_data(r, train_size=20, test_size=4, root=tmp_path / "cache",
+                                              workers=1, dataset=f"idx:{tiny_idx}")
+    assert (len(train), len(val), len(test), f, c) == (18, 2, 4, len(SUPERPIXEL_FEATURE_NAMES), 10)
+    assert train.transform is not None and val.transform is None
+    g = train[0]
+    assert g.x.size(1) == f and g.edge_attr.size(1) == 3 and g.edge_attr.size(0) == g.edge_index.size(1)
+
+
+def test_run_recipe_tiny(tiny_idx, tmp_path):
+    res = run_recipe("dirconv", train_size=32, seed=0, epochs=1, test_size=8, root=tmp_path / "cache",
+                     workers=1, dataset=f"idx:{tiny_idx}", device="cpu")
+    assert (res["train"], res["val"], res["test"], res["epochs"]) == (29, 3, 8, 1)
+    assert 0 <= res["test_accuracy"] <= 1 and res["parameters"] <= 100_000
+    json.dumps(res)  # the benchmark writes it as JSON
+
+
+def test_cli_train_recipe(tiny_idx, tmp_path):
+    from pyg_graphcls.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "cnn", "--dataset", f"idx:{tiny_idx}", "--epochs", "1", "--train-size", "20",
+                 "--test-size", "4", "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["recipe"] == "cnn" and res["train"] == 18 and (out / "checkpoint.pt").is_file()

@@ -1,0 +1,254 @@
+"""The issue-6 models (dirconv, dirconv-grid, gatedgcn, cnn), grid pooling, graph augmentation, RW-PE."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch, Data
+
+from pyg_graphcls.errors import GraphclsError
+from pyg_graphcls.graphs import pixel_grid_graph, superpixel_graph
+from pyg_graphcls.graphs.augment import GraphAugment, drop_nodes, flip_pos, rotate_pos
+from pyg_graphcls.graphs.edges import edge_features
+from pyg_graphcls.graphs.pe import AddRandomWalkPE, random_walk_pe
+from pyg_graphcls.models import create_model, model_config, model_from_config
+from pyg_graphcls.models.strong import DirectionalConv, direction_basis, grid_pool
+from pyg_graphcls.recipes import GRID_GRAPH, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH
+
+BUDGET = 100_000
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    from pyg_graphcls.datasets import load_idx_dir, sample_dir
+    tri, trl, _, _ = load_idx_dir(sample_dir())
+    idx = np.concatenate([np.flatnonzero(trl == k)[:4] for k in range(10)])[:32]
+    return tri[idx], trl[idx]
+
+
+@pytest.fixture(scope="module")
+def sp_graphs(real_images):
+    x, y = real_images
+    return [superpixel_graph(img, y=int(lab), **SUPERPIXEL_GRAPH) for img, lab in zip(x, y)]
+
+
+@pytest.fixture(scope="module")
+def grid_graphs(real_images):
+    x, y = real_images
+    return [pixel_grid_graph(img, y=int(lab), **GRID_GRAPH) for img, lab in zip(x[:8], y[:8])]
+
+
+def _inputs(name, real_images, sp_graphs, grid_graphs, n=4):
+    """(model input, labels, in_channels) for a model's kind of data."""
+    if name == "cnn":
+        x, y = real_images
+        return torch.from_numpy(x[:n]).float().div(255).unsqueeze(1), torch.from_numpy(y[:n]).long(), 1
+    graphs = grid_graphs if name == "dirconv-grid" else sp_graphs
+    b = Batch.from_data_list(graphs[:n])
+    return b, b.y, b.x.size(1)
+
+
+STRONG = ["dirconv", "dirconv-grid", "gatedgcn", "cnn"]
+
+
+@pytest.mark.parametrize("name", STRONG)
+def test_strong_forward_backward_budget(name, real_images, sp_graphs, grid_graphs):
+    inp, y, f = _inputs(name, real_images, sp_graphs, grid_graphs)
+    torch.manual_seed(0)
+    m = create_model(name, in_channels=f, num_classes=10)
+    assert sum(p.numel() for p in m.parameters()) <= BUDGET
+    out = m(inp)
+    assert out.shape == (4, 10) and torch.isfinite(out).all()
+    F.cross_entropy(out, y).backward()
+    grads = [p.grad for p in m.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(int(g.abs().sum() > 0) for g in grads) >= len(grads) - 1
+    before = [p.detach().clone() for p in m.parameters()]
+    m.reset_parameters()
+    assert any(not torch.equal(a, p) for a, p in zip(before, m.parameters()))
+    rebuilt = model_from_config(model_config(m))
+    rebuilt.load_state_dict(m.state_dict())
+    m.eval(), rebuilt.eval()
+    assert torch.allclose(rebuilt(inp), m(inp), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", STRONG)
+def test_strong_tiny_run_learns(name, real_images, sp_graphs, grid_graphs):
+    n = 8 if name == "dirconv-grid" else 32
+    inp, y, f = _inputs(name, real_images, sp_graphs, grid_graphs, n=n)
+    torch.manual_seed(0)
+    kw = {"dirconv-grid": {"widths": (8, 8, 8), "pool_after": (0,), "pool_sizes": (2.0,)},
+          "cnn": {"widths": (8, 8, 8), "pool_after": (0,)}}.get(name, {"hidden": 16, "num_layers": 2})
+    m = create_model(name, in_channels=f, num_classes=10, **kw)
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    m.train()
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(inp), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_pe_steps_and_rwpe_column_check(sp_graphs):
+    b = Batch.from_data_list(sp_graphs[:3])
+    for name in ("dirconv", "gatedgcn"):
+        m = create_model(name, in_channels=b.x.size(1), num_classes=10, pe_steps=4)
+        assert m(b).shape == (3, 10)  # PE computed on the fly
+        b2 = b.clone()
+        b2.rwpe = torch.zeros(b.num_nodes, 3)
+        with pytest.raises(GraphclsError, match="rwpe"):
+            m(b2)
+
+
+def test_graph_models_need_pos(sp_graphs):
+    g = sp_graphs[0].clone()
+    del g.pos
+    m = create_model("dirconv", in_channels=g.x.size(1), num_classes=10)
+    with pytest.raises(GraphclsError, match="pos"):
+        m(Batch.from_data_list([g]))
+
+
+def test_directional_conv_is_conv2d_on_grid():
+    """Independent check: on an 8-neighbour grid, sum-aggregated DirectionalConv == Conv2d 3x3, zero padding."""
+    torch.manual_seed(0)
+    h, w, cin, cout = 5, 6, 3, 4
+    g = pixel_grid_graph(np.zeros((h, w), np.uint8), connectivity=8)
+    col, row = g.pos[:, 0].long(), g.pos[:, 1].long()
+    img = torch.randn(1, cin, h, w)
+    x = img[0, :, row, col].T  # node features read at each node's own (row, col)
+    conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
+    layer = DirectionalConv(cin, cout, directions=8, aggr="sum")
+    # direction k of a neighbour at offset (dx, dy) = pos_src - pos_dst: angle k * 45 degrees (y down)
+    offsets = [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (0, 0)]
+    with torch.no_grad():
+        wl = layer.lin.weight.view(9, cout, cin)
+        for k, (dx, dy) in enumerate(offsets):
+            wl[k] = conv.weight[:, :, dy + 1, dx + 1]
+        layer.bias.copy_(conv.bias)
+    basis = direction_basis(g.pos, g.edge_index, 8)
+    assert basis[2] is None  # every grid edge sits on a kernel centre
+    out = layer(x, g.edge_index, basis)
+    ref = conv(img)[0, :, row, col].T
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_direction_basis_interpolates_between_kernels():
+    pos = torch.tensor([[0.0, 0.0], [2.0, 1.0]])  # src 1 -> dst 0: angle atan2(1, 2) = 26.57 degrees
+    lo, hi, frac = direction_basis(pos, torch.tensor([[1], [0]]), 8)
+    assert lo.tolist() == [0] and hi.tolist() == [1]
+    assert frac.item() == pytest.approx(np.degrees(np.arctan2(1, 2)) / 45, abs=1e-5)
+    with pytest.raises(GraphclsError):
+        DirectionalConv(2, 2, aggr="max")
+
+
+def test_grid_pool_is_2x2_max_pool():
+    torch.manual_seed(0)
+    h = w = 6
+    graphs = []
+    for _ in range(2):
+        g = pixel_grid_graph(np.zeros((h, w), np.uint8), connectivity=8)
+        graphs.append(Data(x=torch.randn(h * w, 3), pos=g.pos, edge_index=g.edge_index))
+    b = Batch.from_data_list(graphs)
+    xp, pp, ei, bp, cluster = grid_pool(b.x, b.pos, b.edge_index, b.batch, 2.0, 2)
+    assert xp.shape == (2 * 9, 3) and pp.shape == (18, 2) and cluster.shape == (72,)
+    assert bp.tolist() == [0] * 9 + [1] * 9
+    small = pixel_grid_graph(np.zeros((3, 3), np.uint8), connectivity=8)
+    assert ei.size(1) == 2 * small.edge_index.size(1)
+    assert not bool((ei[0] == ei[1]).any()) and bool((bp[ei[0]] == bp[ei[1]]).all())
+    for gi, g in enumerate(graphs):  # features: 2x2 max pooling of the image; positions: cell centres
+        img = torch.zeros(3, h, w)
+        img[:, g.pos[:, 1].long(), g.pos[:, 0].long()] = g.x.T
+        ref = F.max_pool2d(img.unsqueeze(0), 2)[0]
+        sel = bp == gi
+        px, py = ((pp[sel] - 0.5) / 2).round().long().unbind(1)
+        assert torch.allclose(xp[sel], ref[:, py, px].T)
+    with pytest.raises(GraphclsError):
+        grid_pool(b.x, b.pos, b.edge_index, b.batch, 0.0)
+
+
+# ------------------------------------------------------------------ augmentation
+def test_flip_and_rotate_pos():
+    pos = torch.tensor([[0.0, 5.0], [27.0, 0.0], [13.5, 13.5]])
+    assert torch.equal(flip_pos(pos, 28), torch.tensor([[27.0, 5.0], [0.0, 0.0], [13.5, 13.5]]))
+    r = rotate_pos(pos, 90, 28)
+    assert torch.allclose(r[2], pos[2])  # the centre stays
+    assert torch.allclose(rotate_pos(r, -90, 28), pos, atol=1e-5)
+    assert torch.allclose((r - 13.5).norm(dim=1), (pos - 13.5).norm(dim=1), atol=1e-5)
+
+
+def test_graph_augment_flip_keeps_graph_consistent(sp_graphs):
+    g = sp_graphs[0]
+    aug = GraphAugment(flip=1.0, features=SUPERPIXEL_FEATURE_NAMES, edge_attr=SUPERPIXEL_GRAPH["edge_attr"])
+    out = aug(g)
+    assert out.x.shape == g.x.shape and out.edge_index.shape == g.edge_index.shape
+    assert out.edge_attr.shape == g.edge_attr.shape and out.y == g.y
+    assert torch.allclose(out.pos[:, 0], 27 - g.pos[:, 0]) and torch.equal(out.pos[:, 1], g.pos[:, 1])
+    col = {n: i for i, n in enumerate(SUPERPIXEL_FEATURE_NAMES)}
+    assert torch.allclose(out.x[:, col["centroid_x"]], 1 - g.x[:, col["centroid_x"]], atol=1e-5)
+    assert torch.allclose(out.x[:, col["bbox_x0"]], 1 - g.x[:, col["bbox_x1"]], atol=1e-5)
+    assert torch.allclose(out.x[:, col["bbox_y1"]], g.x[:, col["bbox_y1"]], atol=1e-5)
+    for name in ("mean_0", "std_0", "area"):
+        assert torch.equal(out.x[:, col[name]], g.x[:, col[name]])
+    ref = edge_features(out.pos, g.edge_index, SUPERPIXEL_GRAPH["edge_attr"], scale=28.0)
+    assert torch.allclose(out.edge_attr, ref)
+    # distance unchanged, cartesian dx mirrored, dy unchanged
+    assert torch.allclose(out.edge_attr[:, 0], g.edge_attr[:, 0], atol=1e-5)
+    assert torch.allclose(out.edge_attr[:, 1:], g.edge_attr[:, 1:] * torch.tensor([-1.0, 1.0]), atol=1e-5)
+    assert torch.equal(g.pos, sp_graphs[0].pos)  # input untouched
+
+
+def test_graph_augment_random_ops_keep_shapes(sp_graphs):
+    gen = torch.Generator().manual_seed(0)
+    aug = GraphAugment(flip=0.5, rotate=10, jitter=0.3, node_drop=0.2, features=SUPERPIXEL_FEATURE_NAMES,
+                       edge_attr=SUPERPIXEL_GRAPH["edge_attr"], generator=gen)
+    g = sp_graphs[1]
+    out = aug(g)
+    n = out.num_nodes
+    assert n < g.num_nodes and out.x.shape == (n, g.x.size(1)) and out.pos.shape == (n, 2)
+    assert int(out.edge_index.max()) < n and out.edge_attr.size(0) == out.edge_index.size(1)
+    m = create_model("dirconv", in_channels=g.x.size(1), num_classes=10)
+    assert m(Batch.from_data_list([out, aug(g)])).shape == (2, 10)
+    with pytest.raises(GraphclsError):
+        GraphAugment(flip=2.0)
+    with pytest.raises(GraphclsError, match="columns"):
+        GraphAugment(flip=1.0, edge_attr=("distance",))(g)  # g has 3 edge_attr columns
+
+
+def test_drop_nodes_keeps_at_least_one():
+    g = Data(x=torch.rand(3, 2), pos=torch.rand(3, 2), edge_index=torch.tensor([[0, 1], [1, 2]]))
+    out = drop_nodes(g, 0.99, torch.Generator().manual_seed(1))
+    assert 1 <= out.num_nodes <= 3 and out.x.size(0) == out.num_nodes
+
+
+# ------------------------------------------------------------------ random-walk PE
+def _dense_rwpe(edge_index, n, steps):
+    a = np.zeros((n, n))
+    for s, d in edge_index.T.tolist():
+        a[s, d] += 1
+    deg = a.sum(1, keepdims=True)
+    p = np.where(deg > 0, a / np.maximum(deg, 1e-12), np.eye(n))
+    return np.stack([np.diag(np.linalg.matrix_power(p, k)) for k in range(1, steps + 1)], 1)
+
+
+def test_random_walk_pe_matches_dense(sp_graphs):
+    g1 = sp_graphs[2]
+    g2 = Data(x=torch.rand(4, 1), edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))  # node 3 isolated
+    b = Batch.from_data_list([Data(x=g1.x[:, :1], edge_index=g1.edge_index), g2])
+    pe = random_walk_pe(b.edge_index, b.num_nodes, 5, b.batch)
+    ref = np.concatenate([_dense_rwpe(g1.edge_index, g1.num_nodes, 5), _dense_rwpe(g2.edge_index, 4, 5)])
+    assert pe.shape == (b.num_nodes, 5)
+    assert np.allclose(pe.numpy(), ref, atol=1e-5)
+    assert torch.allclose(pe[-1], torch.ones(5))  # an isolated node stays put
+    assert torch.allclose(AddRandomWalkPE(5)(g2.clone()).rwpe, pe[-4:])
+    with pytest.raises(GraphclsError):
+        random_walk_pe(b.edge_index, b.num_nodes, 0)
+
+
+def test_cnn_refuses_graphs(sp_graphs):
+    m = create_model("cnn", in_channels=1, num_classes=10)
+    with pytest.raises(GraphclsError, match="images"):
+        m(Batch.from_data_list(sp_graphs[:2]))
+    with pytest.raises(GraphclsError, match="images"):
+        m(torch.rand(2, 3, 28, 28))

@@ -72,3 +72,14 @@ def test_trainer_runs_on_packed_graphs(graphs):
     loader = packed.loader(16, shuffle=True, generator=torch.Generator().manual_seed(0))
     seen = torch.cat([b.y for b in loader])
     assert len(loader) == 3 and seen.numel() == len(packed)
+
+
+def test_packed_graphs_inputs_agree_and_bad_input_is_named(graphs):
+    from torch_geometric.data import Data
+    store, lst = graphs
+    a, b, c = PackedGraphs(store), PackedGraphs(lst), PackedGraphs((Data.from_dict(store[0]), store[1]))
+    idx = torch.arange(5)
+    for other in (b, c):
+        assert torch.equal(a.batch(idx).x, other.batch(idx).x) and torch.equal(a.batch(idx).adj, other.batch(idx).adj)
+    with pytest.raises(Exception, match="PackedGraphs needs"):
+        PackedGraphs([1, 2, 3])

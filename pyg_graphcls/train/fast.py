@@ -72,8 +72,9 @@ class PackedGraphs:
     def __init__(self, dataset, edge_weight_column: Optional[int] = None, max_nodes: Optional[int] = None) -> None:
         from torch_geometric.data import Data, InMemoryDataset
 
-        if isinstance(dataset, tuple) and len(dataset) == 2 and isinstance(dataset[0], dict):
-            store, slices = dataset
+        if isinstance(dataset, tuple) and len(dataset) == 2 and isinstance(dataset[0], (dict, Data)):
+            store, slices = dataset  # e.g. what superpixel_graphs(..., collate=True) returns
+            store = store.to_dict() if isinstance(store, Data) else store
         elif isinstance(dataset, InMemoryDataset):
             if dataset._indices is not None:  # a slice: collate just those graphs
                 data, slices = InMemoryDataset.collate([dataset[i] for i in range(len(dataset))])

@@ -42,6 +42,8 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
     g.add_argument("--n-segments", type=int, default=None, help="superpixels: regions per image (75)")
     g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
+    g.add_argument("--method", default=None, choices=["skimage", "fast"],
+                   help="superpixels: scikit-image SLIC per image (default) or the batched fast path (kNN edges)")
     g.add_argument("--features", type=_csv, default=None,
                    help="superpixels: node features, comma list of mean,std,centroid,area,bbox")
     g.add_argument("--edges", default=None, help="superpixels: knn|rag|none; patches: grid|knn|none")
@@ -65,11 +67,12 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
     """Only the options the user gave, checked against the graph kind."""
     kw: dict[str, Any] = {}
     allowed = {
-        "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr"},
+        "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr", "method"},
         "grid": {"connectivity", "edge_attr", "position"},
         "patches": {"patch_size", "edges", "k", "connectivity", "edge_attr", "position"},
     }[args.graph]
-    for name in ("n_segments", "compactness", "features", "edges", "k", "edge_attr", "patch_size", "connectivity"):
+    for name in ("n_segments", "compactness", "features", "edges", "k", "edge_attr", "patch_size", "connectivity",
+                 "method"):
         v = getattr(args, name, None)
         if v is None:
             continue

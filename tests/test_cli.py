@@ -2,7 +2,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from pyg_graphcls.cli import main
@@ -76,3 +75,19 @@ def test_multilabel_canvas_run(tmp_path, head, model):
 def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "pyg_graphcls", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "convert" in r.stdout and "train" in r.stdout
+
+
+def test_convert_method_fast_caches_separately(tmp_path, tiny_idx, capsys):
+    from pyg_graphcls.datasets import load_dataset
+    args = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "superpixels", "--out", str(tmp_path / "c"),
+            "--quiet", "--workers", "1"]
+    assert main(args) == 0 and main(args + ["--method", "fast"]) == 0
+    ref = load_dataset(f"idx:{tiny_idx}", "superpixels", {}, root=tmp_path / "c", progress=False, workers=1)
+    fast = load_dataset(f"idx:{tiny_idx}", "superpixels", {"method": "fast"}, root=tmp_path / "c", progress=False,
+                        workers=1)
+    assert not ref.train.converted and not fast.train.converted  # both were cached by the CLI, apart
+    assert ref.train.cache_path != fast.train.cache_path
+    assert len(fast.train) == len(ref.train) and fast.train[0].x.size(1) == ref.train[0].x.size(1)
+    grid = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "grid", "--method", "fast", "--out", str(tmp_path)]
+    assert main(grid) == 2  # superpixels only
+    assert "--method does not apply" in capsys.readouterr().err

@@ -67,6 +67,43 @@ def test_compiled_and_tensor_paths_agree(digits):
     assert (a == b).float().mean() > 0.98
 
 
+def test_compiled_and_tensor_paths_agree_on_colour():
+    imgs = photos(size=64)
+    a, _ = batched_slic(imgs, 40, use_cpp=False)   # Lab in torch, tensor rounds
+    b, _ = batched_slic(imgs, 40)                  # Lab and rounds compiled (when it builds)
+    c, _ = batched_slic(imgs.astype(np.float32) / 255.0, 40)  # float input: the power, not the table
+    assert (a == b).float().mean() > 0.98 and (b == c).float().mean() > 0.98
+
+
+def test_compiled_pixel_features_match_torch_lab():
+    from pyg_graphcls.graphs import _slic_cpu
+    mod = _slic_cpu.load()
+    if mod is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    imgs = torch.from_numpy(photos(size=16))
+    feat = mod.pixel_features(imgs, 10.0, 4.0, True)                     # [B, 5, P]
+    lab = rgb_to_lab(imgs.float() / 255.0)                               # [B, H, W, 3]
+    assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    assert torch.equal(feat[0, 3], yy.reshape(-1) / 4.0) and torch.equal(feat[0, 4], xx.reshape(-1) / 4.0)
+
+
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_float_images_and_bad_labels(use_cpp):
+    imgs = photos().astype(np.float32) / 255.0
+    segs = np.stack([slic_segments(im.astype(np.float64), 30) for im in imgs])
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=FEATS, k=5, use_cpp=use_cpp)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, k=5)
+        assert torch.equal(g.x, ref.x)
+    bad = torch.from_numpy(segs).clone()
+    bad[0, 0, 0] = -1
+    with pytest.raises(GraphclsError, match="labels"):
+        segments_to_storage(imgs, bad, use_cpp=use_cpp)
+    with pytest.raises(GraphclsError, match="labels"):
+        segments_to_storage(imgs, torch.from_numpy(segs), counts=torch.tensor([1, 1, 1]), use_cpp=use_cpp)
+
+
 def test_colour_segmentation_follows_boundaries():
     imgs = photos(size=64)
     lab, cnt = batched_slic(imgs, 40)

@@ -183,7 +183,12 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
         ``(labels [B, H, W] int64, counts [B])``: labels ``0..counts[b]-1`` per image.
     """
     raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
-    img = as_image_batch(raw)
+    if raw.dim() == 3:
+        raw = raw.unsqueeze(-1)
+    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
+    # the compiled path reads uint8 as it is (no float copy of the batch)
+    img = raw if (mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0) \
+        else as_image_batch(raw)
     B, H, W, C = img.shape
     if n_segments < 1:
         raise GraphclsError(f"n_segments must be >= 1, got {n_segments}")
@@ -207,14 +212,13 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
     labels = torch.empty(B, H * W, dtype=torch.long, device=dev)
     for s in range(0, B, chunk):
         block = img[s:s + chunk]
-        col = rgb_to_lab(block, raw[s:s + chunk] if raw.dtype == torch.uint8 else None) if C == 3 else block
         b = block.size(0)
-        feat = torch.cat([col.reshape(b, H * W, C) / compactness, pix_sp.unsqueeze(0).expand(b, -1, -1)], -1)
-        mod = _slic_cpu.load() if (dev.type == "cpu" and use_cpp is not False) else None
         if mod is not None:
-            labels[s:s + b] = mod.slic_labels(feat.transpose(1, 2).contiguous(), cand_home, init, W, int(max_iter),
-                                              step < _RUN_MIN)
+            feat = mod.pixel_features(block, float(compactness), float(step), C == 3)   # [b, C + 2, P]
+            labels[s:s + b] = mod.slic_labels(feat, cand_home, init, W, int(max_iter), step < _RUN_MIN)
         else:
+            col = rgb_to_lab(block, raw[s:s + chunk] if raw.dtype == torch.uint8 else None) if C == 3 else block
+            feat = torch.cat([col.reshape(b, H * W, C) / compactness, pix_sp.unsqueeze(0).expand(b, -1, -1)], -1)
             labels[s:s + b] = _cluster_block(feat, cand, init, K, max_iter)
     # renumber the clusters that hold pixels to 0..n-1, keeping their order
     present = torch.zeros(B, K, dtype=torch.bool, device=dev)
@@ -266,43 +270,61 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     ``graph_from_segments(image_b, labels_b, features=..., k=..., edge_attr=...)``.
     """
     features = _check_features(features)
-    img = as_image_batch(images)
+    raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
+    if raw.dim() == 3:
+        raw = raw.unsqueeze(-1)
+    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
+    img = raw if (mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0) \
+        else as_image_batch(raw)
     B, H, W, C = img.shape
     dev = img.device
-    lab = torch.as_tensor(labels, device=dev).long().view(B, H * W)
+    lab = torch.as_tensor(labels, device=dev).long().reshape(B, H * W)
     if counts is None:
         counts = lab.max(1).values + 1
     counts = counts.to(dev).long()
     M = int(counts.max())
-    gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
+    if int(lab.min()) < 0 or bool((lab.max(1).values >= counts).any()):
+        raise GraphclsError("labels must lie in 0..counts[b]-1 for each image")
     f64 = torch.float64 if dev.type != "mps" else torch.float32
-    flat = img.reshape(B * H * W, C).to(f64)
-    rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
-    cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
+    if mod is not None and img.dtype in (torch.uint8, torch.float32):
+        # one compiled pass: count, sum y, sum x, sum and sum of squares per channel (same bits as below)
+        sums = mod.segment_sums(img, lab, M).view(B * M, 3 + 2 * C)
+        cnt, sum_y, sum_x = sums[:, 0], sums[:, 1], sums[:, 2]
+        sum_c, sum_c2 = sums[:, 3:3 + C], sums[:, 3 + C:]
+    else:
+        gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
+        flat = img.reshape(B * H * W, C).to(f64)
+        rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
+        cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
 
-    def ssum(v: Tensor) -> Tensor:
-        return torch.zeros((B * M,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
+        def ssum(v: Tensor) -> Tensor:
+            return torch.zeros((B * M,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
 
-    cnt = ssum(torch.ones(B * H * W, dtype=f64, device=dev))
+        cnt = ssum(torch.ones(B * H * W, dtype=f64, device=dev))
+        sum_y, sum_x = ssum(rows), ssum(cols)
+        sum_c = ssum(flat) if any(f in ("mean", "std") for f in features) else None
+        sum_c2 = ssum(flat * flat) if "std" in features else None
     safe = cnt.clamp(min=1)
-    cx, cy = ssum(cols) / safe, ssum(rows) / safe
+    cx, cy = sum_x / safe, sum_y / safe
     pos = torch.stack([cx, cy], 1)                          # [B*M, 2] float64
     sx, sy = float(max(W - 1, 1)), float(max(H - 1, 1))
     parts, mean = [], None
     for f in features:
         if f in ("mean", "std") and mean is None:
-            mean = ssum(flat) / safe[:, None]
+            mean = sum_c / safe[:, None]
         if f == "mean":
             parts.append(mean)
         elif f == "std":
-            sq = ssum(flat * flat) / safe[:, None]
+            sq = sum_c2 / safe[:, None]
             parts.append(torch.sqrt(torch.clamp(sq - mean * mean, min=0.0)))
         elif f == "centroid":
             parts.append(pos / torch.tensor([sx, sy], dtype=f64, device=dev))
         elif f == "area":
             parts.append((cnt / (H * W))[:, None])
         elif f == "bbox":
-            ir, ic = rows.long(), cols.long()
+            gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
+            ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
+            ic = torch.arange(W, device=dev).repeat(H * B)
             big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
             x0 = big.scatter_reduce(0, gid, ic, "amin")
             y0 = big.scatter_reduce(0, gid, ir, "amin")
@@ -378,8 +400,11 @@ def superpixel_graphs(images: Any, y: Any = None, n_segments: int = 75, *, compa
         raise GraphclsError(f"{B} images but {yy.numel()} labels")
     kw = dict(n_segments=n_segments, compactness=compactness, max_iter=max_iter, features=features, k=k,
               edge_attr=edge_attr, use_cpp=use_cpp)
+    parallel = workers > 1 and img.device.type == "cpu"
+    if parallel:  # at least one block per worker (48 photos with chunk 256 would otherwise run in one process)
+        chunk = max(1, min(chunk, -(-B // workers)))
     jobs = [(img[s:s + chunk], None if yy is None else yy[s:s + chunk], kw) for s in range(0, max(B, 1), chunk)]
-    if workers > 1 and len(jobs) > 1 and img.device.type == "cpu":
+    if parallel and len(jobs) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 

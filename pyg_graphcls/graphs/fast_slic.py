@@ -69,6 +69,18 @@ def as_image_batch(images: Any) -> Tensor:
     return t.clamp(0.0, 1.0)
 
 
+def _prepare(images: Any, use_cpp: Optional[bool]):
+    """``(raw, img, mod)``: the input as a tensor, the batch to work on and the compiled module
+    (``None`` off CPU or when it cannot build). The compiled path reads uint8 as it is; everything
+    else goes through :func:`as_image_batch` (float32 in [0, 1], checked)."""
+    raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
+    if raw.dim() == 3:
+        raw = raw.unsqueeze(-1)
+    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
+    keep = mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0
+    return raw, (raw if keep else as_image_batch(raw)), mod
+
+
 def _linear_rgb(rgb: Tensor) -> Tensor:
     return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
 
@@ -182,13 +194,7 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
     Returns:
         ``(labels [B, H, W] int64, counts [B])``: labels ``0..counts[b]-1`` per image.
     """
-    raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
-    if raw.dim() == 3:
-        raw = raw.unsqueeze(-1)
-    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
-    # the compiled path reads uint8 as it is (no float copy of the batch)
-    img = raw if (mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0) \
-        else as_image_batch(raw)
+    raw, img, mod = _prepare(images, use_cpp)
     B, H, W, C = img.shape
     if n_segments < 1:
         raise GraphclsError(f"n_segments must be >= 1, got {n_segments}")
@@ -270,12 +276,7 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     ``graph_from_segments(image_b, labels_b, features=..., k=..., edge_attr=...)``.
     """
     features = _check_features(features)
-    raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
-    if raw.dim() == 3:
-        raw = raw.unsqueeze(-1)
-    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
-    img = raw if (mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0) \
-        else as_image_batch(raw)
+    raw, img, mod = _prepare(images, use_cpp)
     B, H, W, C = img.shape
     dev = img.device
     lab = torch.as_tensor(labels, device=dev).long().reshape(B, H * W)

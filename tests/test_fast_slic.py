@@ -122,11 +122,15 @@ def test_rgb_to_lab_matches_skimage():
 
 def test_superpixel_graphs_list_workers_and_method(digits):
     imgs, labels = digits[0][:10], digits[1][:10]
+    before = torch.get_num_threads()
     data, slices = superpixel_graphs(imgs, labels, chunk=4)
     lst = superpixel_graphs(imgs, labels, collate=False)
-    par = superpixel_graphs(imgs, labels, chunk=4, workers=2)
+    par = superpixel_graphs(imgs, labels, chunk=2, workers=2)    # >= 2 blocks per worker: processes
+    thr = superpixel_graphs(imgs, labels, chunk=4, workers=2)    # fewer: one process, 2 torch threads
     for key in data:
-        assert torch.equal(data[key], par[0][key]) and torch.equal(slices[key], par[1][key])
+        for other in (par, thr):
+            assert torch.equal(data[key], other[0][key]) and torch.equal(slices[key], other[1][key])
+    assert torch.get_num_threads() == before                     # the thread count is restored
     one = superpixel_graph(imgs[3], y=int(labels[3]), method="fast")
     for key in ("x", "pos", "edge_index", "edge_attr", "y"):
         assert torch.equal(one[key], lst[3][key])

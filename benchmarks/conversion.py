@@ -185,7 +185,7 @@ def main(argv=None) -> None:
             results["scaling"].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print("scaling", results["scaling"][-1], flush=True)
     print("\n| images | reference ToSLIC+kNN (img/s, 1 thread) | fast, 1 thread (img/s) | ratio | "
-          f"fast, {args.workers} processes (img/s) | ratio |")
+          f"fast, {args.workers} workers (img/s) | ratio |")
     print("| --- | --- | --- | --- | --- | --- |")
     for key, name in (("fmnist_28", "Fashion-MNIST 28x28 gray"), ("photo_224", "photos 224x224 RGB")):
         r = results[key]

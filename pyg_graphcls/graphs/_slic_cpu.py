@@ -316,20 +316,26 @@ torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k) {
   int64_t* S = out.data_ptr<int64_t>();
   int64_t* T = S + off[B];
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> d(M);
+    std::vector<float> d(M), px(M), py(M), all(M);
     std::vector<int64_t> idx(M);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = N[b], kk = std::max<int64_t>(0, std::min<int64_t>(k, n - 1));
       const float* p = X + b * M * 2;
       int64_t e = off[b];
+      for (int64_t j = 0; j < n; ++j) { px[j] = p[j * 2]; py[j] = p[j * 2 + 1]; }
       for (int64_t i = 0; i < n && kk > 0; ++i) {
+        // all distances first (a loop that vectorises), then the selection
+        const float xi = px[i], yi = py[i];
+        for (int64_t j = 0; j < n; ++j) {
+          const float t0 = xi - px[j], t1 = yi - py[j];
+          all[j] = t0 * t0 + t1 * t1;
+        }
         // keep the kk best (distance, index) pairs sorted; j ascends, so an equal distance
         // goes after the ones already kept (numpy's stable order)
         int64_t m = 0;
         for (int64_t j = 0; j < n; ++j) {
           if (j == i) continue;
-          const float t0 = p[i * 2] - p[j * 2], t1 = p[i * 2 + 1] - p[j * 2 + 1];
-          const float dj = t0 * t0 + t1 * t1;
+          const float dj = all[j];
           if (m == kk && !(dj < d[kk - 1])) continue;
           int64_t q = m < kk ? m++ : kk - 1;
           while (q > 0 && d[q - 1] > dj) { d[q] = d[q - 1]; idx[q] = idx[q - 1]; --q; }

@@ -390,8 +390,11 @@ def superpixel_graphs(images: Any, y: Any = None, n_segments: int = 75, *, compa
         collate (bool): return ``(data, slices)`` (``InMemoryDataset`` layout,
             nothing per image) instead of a list of ``Data``.
         chunk (int): images per block (clustering and features).
-        workers (int): CPU processes (one torch thread each) converting blocks
-            in parallel; ``1``: this process, with torch's threads.
+        workers (int): CPU parallelism. With at least two ``chunk`` blocks per
+            worker, that many processes (one torch thread each) convert blocks;
+            with fewer, this process runs with ``workers`` torch threads (the
+            compiled loops are parallel over images). ``1``: this process, with
+            torch's threads.
         use_cpp (bool, optional): see :func:`batched_slic`.
 
     Returns:

@@ -37,6 +37,7 @@ from torch_geometric.data import Data, InMemoryDataset
 
 from ..errors import GraphclsError
 from ..graphs import GRAPH_KINDS, build_graph
+from ..graphs.fast_slic import merge_storage
 from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
@@ -156,31 +157,6 @@ def _convert_chunk_batched(kwargs, items, labels, start, channels):
         return None  # superpixel_graph explains what method="fast" does not support
     data, slices = superpixel_graphs(np.stack(imgs), np.asarray(labels, np.int64), chunk=len(imgs), **kw)
     return {k: v.numpy() for k, v in data.items()}, {k: v.numpy() for k, v in slices.items()}, []
-
-
-def _merge(blocks):
-    """Concatenate collated chunks (InMemoryDataset layout: no index increments)."""
-    probe = Data()
-    keys = list(blocks[0][0])
-    for arrays, _ in blocks[1:]:
-        if list(arrays) != keys:
-            raise GraphclsError(f"graphs do not all have the same fields: {keys} vs {list(arrays)}")
-    data, slices = {}, {}
-    for k in keys:
-        dim = probe.__cat_dim__(k, torch.from_numpy(blocks[0][0][k])) or 0
-        dim = dim % blocks[0][0][k].ndim
-        try:
-            data[k] = torch.from_numpy(np.concatenate([b[0][k] for b in blocks], axis=dim))
-        except ValueError:
-            raise GraphclsError(f"cannot store field {k!r}: its shape differs between graphs "
-                                f"(e.g. 'seg' of images of different sizes)") from None
-        parts, offset = [np.zeros(1, np.int64)], 0
-        for b in blocks:
-            s = b[1][k]
-            parts.append(s[1:] + offset)
-            offset += int(s[-1])
-        slices[k] = torch.from_numpy(np.concatenate(parts))
-    return data, slices
 
 
 def _chunk_path(partial: Path, j: int) -> Path:
@@ -331,7 +307,7 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
         failures.extend(fails)
     if not blocks:
         return None, None, failures
-    data, slices = _merge(blocks)
+    data, slices = merge_storage(blocks)
     return data, slices, failures
 
 

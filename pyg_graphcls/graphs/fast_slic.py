@@ -69,6 +69,12 @@ def as_image_batch(images: Any) -> Tensor:
     return t.clamp(0.0, 1.0)
 
 
+def _compiled(device: torch.device, use_cpp: Optional[bool]):
+    """The compiled CPU module for tensors on ``device`` (``None`` off CPU, when ``use_cpp`` is
+    ``False`` or when it cannot build)."""
+    return _slic_cpu.load() if (device.type == "cpu" and use_cpp is not False) else None
+
+
 def _prepare(images: Any, use_cpp: Optional[bool]):
     """``(raw, img, mod)``: the input as a tensor, the batch to work on and the compiled module
     (``None`` off CPU or when it cannot build). The compiled path reads uint8 as it is; everything
@@ -76,7 +82,7 @@ def _prepare(images: Any, use_cpp: Optional[bool]):
     raw = images if isinstance(images, Tensor) else torch.as_tensor(np.asarray(images))
     if raw.dim() == 3:
         raw = raw.unsqueeze(-1)
-    mod = _slic_cpu.load() if (raw.device.type == "cpu" and use_cpp is not False) else None
+    mod = _compiled(raw.device, use_cpp)
     keep = mod is not None and raw.dtype == torch.uint8 and raw.dim() == 4 and raw.numel() > 0
     return raw, (raw if keep else as_image_batch(raw)), mod
 
@@ -212,9 +218,10 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
     # off-grid candidates -> the home cell (column 4): a duplicate never changes the argmin
     cand_home = torch.where(cand == K, cand[:, 4:5], cand)
     init = torch.from_numpy((cy * W + cx).astype(np.int64)).to(dev)
-    yy, xx = torch.meshgrid(torch.arange(H, device=dev, dtype=torch.float32),
-                            torch.arange(W, device=dev, dtype=torch.float32), indexing="ij")
-    pix_sp = torch.stack([yy.reshape(-1), xx.reshape(-1)], -1) / step     # [P, 2]
+    if mod is None:  # the tensor path's spatial features (the compiled one writes its own)
+        yy, xx = torch.meshgrid(torch.arange(H, device=dev, dtype=torch.float32),
+                                torch.arange(W, device=dev, dtype=torch.float32), indexing="ij")
+        pix_sp = torch.stack([yy.reshape(-1), xx.reshape(-1)], -1) / step     # [P, 2]
     labels = torch.empty(B, H * W, dtype=torch.long, device=dev)
     for s in range(0, B, chunk):
         block = img[s:s + chunk]
@@ -242,7 +249,7 @@ def _batched_knn(pos: Tensor, counts: Tensor, k: int, use_cpp: Optional[bool] = 
     sort, as numpy's), and the edge count per graph.
     """
     B, M, _ = pos.shape
-    mod = _slic_cpu.load() if (pos.device.type == "cpu" and use_cpp is not False) else None
+    mod = _compiled(pos.device, use_cpp)
     if mod is not None:
         ei = mod.knn_small(pos.contiguous(), counts.contiguous(), int(k))
         return ei[0], ei[1], torch.clamp(counts - 1, min=0).clamp(max=k) * counts
@@ -276,24 +283,25 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     ``graph_from_segments(image_b, labels_b, features=..., k=..., edge_attr=...)``.
     """
     features = _check_features(features)
-    raw, img, mod = _prepare(images, use_cpp)
+    _, img, mod = _prepare(images, use_cpp)
     B, H, W, C = img.shape
     dev = img.device
     lab = torch.as_tensor(labels, device=dev).long().reshape(B, H * W)
-    if counts is None:
-        counts = lab.max(1).values + 1
-    counts = counts.to(dev).long()
+    lab_max = lab.max(1).values
+    counts = lab_max + 1 if counts is None else counts.to(dev).long()
     M = int(counts.max())
-    if int(lab.min()) < 0 or bool((lab.max(1).values >= counts).any()):
+    if int(lab.min()) < 0 or bool((lab_max >= counts).any()):
         raise GraphclsError("labels must lie in 0..counts[b]-1 for each image")
     f64 = torch.float64 if dev.type != "mps" else torch.float32
-    if mod is not None and img.dtype in (torch.uint8, torch.float32):
+    # segment id of every pixel over the batch (the tensor path's sums and the bbox need it)
+    gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) if (mod is None or "bbox" in features) \
+        else None
+    if mod is not None:  # _prepare gives it uint8 or float32
         # one compiled pass: count, sum y, sum x, sum and sum of squares per channel (same bits as below)
         sums = mod.segment_sums(img, lab, M).view(B * M, 3 + 2 * C)
         cnt, sum_y, sum_x = sums[:, 0], sums[:, 1], sums[:, 2]
         sum_c, sum_c2 = sums[:, 3:3 + C], sums[:, 3 + C:]
     else:
-        gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
         flat = img.reshape(B * H * W, C).to(f64)
         rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
         cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
@@ -323,7 +331,6 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         elif f == "area":
             parts.append((cnt / (H * W))[:, None])
         elif f == "bbox":
-            gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1)
             ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
             ic = torch.arange(W, device=dev).repeat(H * B)
             big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
@@ -435,23 +442,36 @@ def _convert_blocks(jobs: list, workers: int, use_cpp: Optional[bool]) -> list[t
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
             out = list(pool.map(_block_job, jobs))
-        return [({k_: torch.from_numpy(v) for k_, v in d.items()}, {k_: torch.from_numpy(v) for k_, v in s.items()})
-                for d, s in out]
+        return out  # numpy blocks: merge_storage wraps them
     return [_convert_one(*job) for job in jobs]
 
 
 def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
-    """Concatenate collated blocks (``InMemoryDataset`` layout, local indices)."""
+    """Concatenate collated blocks (``InMemoryDataset`` layout, local indices, no index increments).
+
+    Blocks hold tensors or numpy arrays (what worker processes return); the result holds tensors
+    (numpy arrays are wrapped, not copied, before the one concatenation)."""
+    blocks = [({k: torch.as_tensor(v) for k, v in d.items()}, {k: torch.as_tensor(v) for k, v in s.items()})
+              for d, s in blocks]
+    keys = list(blocks[0][0])
+    for arrays, _ in blocks[1:]:
+        if list(arrays) != keys:
+            raise GraphclsError(f"graphs do not all have the same fields: {keys} vs {list(arrays)}")
     if len(blocks) == 1:
         return blocks[0]
     probe = Data()
     data, slices = {}, {}
-    for key in blocks[0][0]:
-        dim = probe.__cat_dim__(key, blocks[0][0][key]) % blocks[0][0][key].dim()
-        data[key] = torch.cat([b[0][key] for b in blocks], dim=dim)
-        parts, off = [blocks[0][1][key][:1]], 0
+    for key in keys:
+        first = blocks[0][0][key]
+        dim = (probe.__cat_dim__(key, first) or 0) % first.dim()
+        try:
+            data[key] = torch.cat([b[0][key] for b in blocks], dim=dim)
+        except RuntimeError:
+            raise GraphclsError(f"cannot store field {key!r}: its shape differs between graphs "
+                                f"(e.g. 'seg' of images of different sizes)") from None
+        parts, off = [torch.zeros(1, dtype=torch.long)], 0
         for b in blocks:
-            parts.append(b[1][key][1:] + off)
+            parts.append(b[1][key][1:].long() + off)
             off += int(b[1][key][-1])
         slices[key] = torch.cat(parts)
     return data, slices

@@ -11,7 +11,7 @@ from pyg_graphcls.graphs.augment import GraphAugment, drop_nodes, flip_pos, rota
 from pyg_graphcls.graphs.edges import edge_features
 from pyg_graphcls.graphs.pe import AddRandomWalkPE, random_walk_pe
 from pyg_graphcls.models import create_model, model_config, model_from_config
-from pyg_graphcls.models.strong import DirectionalConv, direction_basis, grid_pool
+from pyg_graphcls.models.strong import DirectionalConv, direction_basis, full_grid_layout, grid_pool
 from pyg_graphcls.recipes import GRID_GRAPH, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH
 
 BUDGET = 100_000
@@ -132,6 +132,89 @@ def test_directional_conv_is_conv2d_on_grid():
     out = layer(x, g.edge_index, basis)
     ref = conv(img)[0, :, row, col].T
     assert torch.allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("directions", [8, 6])
+def test_directional_conv_forward_grid_equals_message_passing(directions):
+    """The conv2d form of the layer (6 directions: interpolated taps) against the gather/scatter form."""
+    torch.manual_seed(0)
+    h, w, cin, cout = 4, 7, 3, 5
+    g = pixel_grid_graph(np.zeros((h, w), np.uint8), connectivity=8)
+    b = Batch.from_data_list([g, g])
+    x = torch.randn(2 * h * w, cin)
+    layer = DirectionalConv(cin, cout, directions=directions, aggr="sum")
+    torch.nn.init.normal_(layer.bias)
+    basis = direction_basis(b.pos, b.edge_index, directions)
+    assert (basis[2] is None) == (directions == 8)
+    ref = layer(x, b.edge_index, basis)
+    assert torch.allclose(layer.forward_grid(x, (2, h, w)), ref, atol=1e-5)
+    with pytest.raises(GraphclsError, match="mean"):
+        DirectionalConv(cin, cout, aggr="mean").forward_grid(x, (2, h, w))
+
+
+def _permute_nodes(b, perm):
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+    out = b.clone()
+    out.x, out.pos, out.batch = b.x[perm], b.pos[perm], b.batch[perm]
+    out.edge_index = inv[b.edge_index]
+    return out
+
+
+def test_dirconv_grid_dense_path_equals_message_passing(grid_graphs, monkeypatch):
+    """Batches of complete grids take the conv2d path (also with nodes shuffled): same logits, same gradients."""
+    torch.manual_seed(0)
+    b = Batch.from_data_list(grid_graphs[:3])
+    shuffled = _permute_nodes(b, torch.randperm(b.num_nodes))
+    model = create_model("dirconv-grid", in_channels=b.x.size(1), num_classes=10)
+    model.train()  # BatchNorm on batch statistics: the node sets must match exactly
+    calls = []
+    real = type(model)._forward_grid
+    monkeypatch.setattr(type(model), "_forward_grid", lambda self, *a: calls.append(1) or real(self, *a))
+
+    def run(data, dense):
+        model.dense_grid = dense
+        model.zero_grad()
+        out = model(data)
+        out.square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    ref, ref_g = run(b, False)
+    assert not calls
+    for data in (b, shuffled):
+        out, grads = run(data, True)
+        assert torch.allclose(out, ref, atol=1e-4)
+        assert all(torch.allclose(g, r, atol=1e-3, rtol=1e-3) for g, r in zip(grads, ref_g))
+    assert len(calls) == 2
+    h, w, order = full_grid_layout(shuffled.pos, shuffled.edge_index, shuffled.batch, 3)
+    assert (h, w) == (28, 28) and torch.equal(shuffled.pos[order], b.pos)
+
+
+def test_full_grid_layout_rejects_incomplete_grids(grid_graphs):
+    """Anything but complete 8-neighbour grids goes to message passing (and the model still runs on it)."""
+    b = Batch.from_data_list(grid_graphs[:2])
+    assert full_grid_layout(b.pos, b.edge_index, b.batch, 2) is not None
+    ei = b.edge_index
+    loops = torch.arange(4).repeat(2, 1)
+    four = pixel_grid_graph(np.zeros((28, 28), np.uint8), connectivity=4)
+    cases = {
+        "edge missing": (b.pos, ei[:, 1:]),
+        "edge doubled": (b.pos, torch.cat([ei[:, 1:], ei[:, 1:2]], 1)),
+        "self-loop instead of an edge": (b.pos, torch.cat([ei[:, 4:], loops], 1)),
+        "4-neighbour grid": (four.pos.repeat(2, 1), torch.cat([four.edge_index, four.edge_index + 784], 1)),
+        "rotated positions": (rotate_pos(b.pos, 10.0), ei),
+        "a position twice": (torch.cat([b.pos[:1], b.pos[:1], b.pos[2:]]), ei),
+        "edge across graphs": (b.pos, torch.cat([ei[:, 1:], torch.tensor([[0], [784 + 1]])], 1)),
+    }
+    for name, (pos, edges) in cases.items():
+        assert full_grid_layout(pos, edges, b.batch, 2) is None, name
+    model = create_model("dirconv-grid", in_channels=b.x.size(1), num_classes=10).eval()
+    odd = Batch.from_data_list([pixel_grid_graph(np.zeros((6, 7), np.uint8), connectivity=8, position=True)])
+    assert full_grid_layout(odd.pos, odd.edge_index, odd.batch, 1) is not None  # complete, but 7 % 4 != 0
+    assert model(odd).shape == (1, 10)
+    dropped = b.clone()
+    dropped.edge_index = ei[:, 1:]
+    assert torch.isfinite(model(dropped)).all()
 
 
 def test_direction_basis_interpolates_between_kernels():

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from ..errors import GraphclsError
 from .registry import register_model
 
-__all__ = ["DirectionalConv", "direction_basis", "grid_pool", "MultiScaleReadout", "DirConvNet",
+__all__ = ["DirectionalConv", "direction_basis", "full_grid_layout", "grid_pool", "MultiScaleReadout", "DirConvNet",
            "GatedGCNLayer", "GatedGCN", "ConvNet", "relative_positions"]
 
 
@@ -133,9 +133,83 @@ class DirectionalConv(nn.Module):
             out = out / deg.clamp(min=1).unsqueeze(1)
         return out + y.view(n, k1, c)[:, self.directions] + self.bias
 
+    def grid_weight(self) -> Tensor:
+        """``[C_out, C_in, 3, 3]``: the ``conv2d`` kernel this layer is on an 8-neighbour grid (``aggr="sum"``).
+
+        Tap ``[dy + 1, dx + 1]`` holds the (interpolated) direction matrix that
+        :func:`direction_basis` gives a neighbour at offset ``(dx, dy)`` in
+        ``pos`` units; the centre tap holds the self matrix ``W_0``.
+        """
+        k1, co, ci = self.directions + 1, self.out_channels, self.in_channels
+        w = self.lin.weight.view(k1, co, ci)
+        offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        pos = torch.tensor(offsets + [(0, 0)], dtype=torch.float32, device=w.device)
+        nb = [i for i, o in enumerate(offsets) if o != (0, 0)]
+        ei = torch.tensor([nb, [len(offsets)] * len(nb)], device=w.device)
+        lo, hi, frac = direction_basis(pos, ei, self.directions)
+        taps = w.index_select(0, lo)
+        if frac is not None:
+            f = frac.to(w.dtype).view(-1, 1, 1)
+            taps = taps * (1 - f) + w.index_select(0, hi) * f
+        centre = offsets.index((0, 0))
+        taps = torch.cat([taps[:centre], w[self.directions:], taps[centre:]])  # 9 taps, row-major (dy, dx)
+        return taps.view(3, 3, co, ci).permute(2, 3, 0, 1)
+
+    def forward_grid(self, x: Tensor, shape: tuple[int, int, int]) -> Tensor:
+        """The same layer on ``B`` complete ``H x W`` grids, nodes in row-major order: one ``conv2d``.
+
+        ``x [B*H*W, C_in]`` → ``[B*H*W, C_out]``; equal to :meth:`forward` on
+        the grid graphs (sum aggregation; zero padding is the missing border
+        neighbours). The node-major layout is channels-last, so no copy is made
+        on the way in or out.
+        """
+        if self.aggr != "sum":
+            raise GraphclsError("forward_grid is the sum-aggregation layer; this one aggregates by mean")
+        b, h, w = shape
+        x4 = x.view(b, h, w, self.in_channels).permute(0, 3, 1, 2)
+        out = F.conv2d(x4, self.grid_weight(), self.bias, padding=1)
+        return out.permute(0, 2, 3, 1).reshape(b * h * w, self.out_channels)
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
                 f"directions={self.directions}, aggr={self.aggr})")
+
+
+def full_grid_layout(pos: Tensor, edge_index: Tensor, batch: Tensor, size: int) -> Optional[tuple[int, int, Tensor]]:
+    """``(H, W, order)`` when the batch is ``size`` complete 8-neighbour ``H x W`` pixel grids, else ``None``.
+
+    A complete grid: every graph has the ``H*W`` integer positions
+    ``(x, y) in [0, W) x [0, H)`` once each (any node order), and the edges are
+    exactly the directed 8-neighbour pairs within each graph — no more, none
+    missing, no duplicates. ``order [B*H*W]`` lists the nodes in row-major grid
+    order (graph, y, x), so ``h[order]`` is the dense ``[B, H, W, C]`` layout.
+    """
+    n_all = pos.size(0)
+    if size < 1 or n_all == 0 or n_all % size or batch.numel() != n_all:
+        return None
+    n = n_all // size
+    pi = pos.round()
+    if not torch.equal(pi, pos) or bool((pi < 0).any()):
+        return None
+    pi = pi.long()
+    w, h = int(pi[:, 0].max()) + 1, int(pi[:, 1].max()) + 1
+    if h * w != n or h < 2 or w < 2:
+        return None
+    cell = batch * n + pi[:, 1] * w + pi[:, 0]
+    if torch.bincount(cell, minlength=n_all).ne(1).any():  # each cell of each graph exactly once
+        return None
+    if edge_index.size(1) != size * 2 * (h * (w - 1) + w * (h - 1) + 2 * (h - 1) * (w - 1)):
+        return None
+    src, dst = edge_index
+    d = pi.index_select(0, src) - pi.index_select(0, dst)
+    if not bool((batch.index_select(0, src) == batch.index_select(0, dst)).all()) or bool((d.abs() > 1).any()):
+        return None
+    code = (d[:, 1] + 1) * 3 + d[:, 0] + 1  # 0..8; 4 is a self-loop
+    if bool((code == 4).any()) or torch.bincount(dst * 9 + code, minlength=n_all * 9).gt(1).any():
+        return None
+    order = torch.empty_like(cell)
+    order[cell] = torch.arange(n_all, device=cell.device)
+    return h, w, order
 
 
 def grid_pool(x: Tensor, pos: Tensor, edge_index: Tensor, batch: Tensor, size: float = 2.0,
@@ -189,6 +263,11 @@ class MultiScaleReadout(nn.Module):
 
     def reset_parameters(self) -> None:
         self.head.reset_parameters()
+
+    def forward_dense(self, stages: Sequence[Tensor]) -> Tensor:
+        """The readout of stages given as dense ``[B, nodes, C]`` tensors (every graph the same node count)."""
+        g = torch.cat([torch.cat([h.amax(1), h.mean(1)], 1) for h in stages], 1)
+        return self.head(F.dropout(g, self.dropout, self.training))
 
     @staticmethod
     def pool(h: Tensor, batch: Tensor, size: int) -> Tensor:
@@ -252,8 +331,9 @@ class _ResBlock(nn.Module):
         if self.proj is not None:
             self.proj.reset_parameters()
 
-    def forward(self, h: Tensor, edge_index: Tensor, basis) -> Tensor:
-        out = F.relu(self.bn(self.conv(h, edge_index, basis)))
+    def forward(self, h: Tensor, edge_index: Optional[Tensor], basis, grid: Optional[tuple] = None) -> Tensor:
+        conv = self.conv(h, edge_index, basis) if grid is None else self.conv.forward_grid(h, grid)
+        out = F.relu(self.bn(conv))
         out = F.dropout(out, self.dropout, self.training)
         return out + (self.proj(h) if self.proj is not None else h)
 
@@ -273,11 +353,18 @@ class DirConvNet(nn.Module):
         pe_steps (int): random-walk positional-encoding steps appended to ``x``
             (``data.rwpe`` from :class:`~pyg_graphcls.graphs.pe.AddRandomWalkPE`, else
             computed on the fly; small graphs only). 0: off.
+        dense_grid (bool): when a batch is complete 8-neighbour pixel grids
+            (:func:`full_grid_layout`) and the model can be run as a CNN (sum
+            aggregation, poolings of 2, 4, 8, ... pixels, sides divisible by
+            them), compute the same function with ``conv2d``/``max_pool2d`` on
+            the dense layout instead of gathers and scatters (3-4x faster on
+            28x28 grids; equal up to float rounding, tested). Any other batch
+            takes the message-passing path.
     """
 
     def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (48, 48, 48, 48),
                  pool_after: Sequence[int] = (), pool_sizes: Sequence[float] = (), directions: int = 8,
-                 aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0) -> None:
+                 aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, dense_grid: bool = True) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         _check_sizes(in_channels, num_classes, directions=directions, blocks=len(widths) or 0,
@@ -299,6 +386,9 @@ class DirConvNet(nn.Module):
             self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, aggr), c, w, dropout))
             c = w
         self.readout = MultiScaleReadout(widths, num_classes, dropout)
+        ordered = [self.pool_at[i] for i in sorted(self.pool_at)]
+        self.dense_grid = bool(dense_grid) and aggr == "sum" and ordered == [2.0 ** (j + 1) for j in
+                                                                             range(len(ordered))]
 
     def reset_parameters(self) -> None:
         for m in self.embed:
@@ -311,6 +401,11 @@ class DirConvNet(nn.Module):
     def forward(self, data) -> Tensor:
         x, batch, size = _graph_inputs(data, self.pe_steps)
         pos, edge_index = _pos(data), data.edge_index
+        if self.dense_grid:
+            layout = full_grid_layout(pos, edge_index, batch, size)
+            step = 2 ** len(self.pool_at)
+            if layout is not None and layout[0] % step == 0 and layout[1] % step == 0:
+                return self._forward_grid(x.index_select(0, layout[2]), size, layout[0], layout[1])
         h = self.embed(x)
         basis = direction_basis(pos, edge_index, self.directions)
         stages = []
@@ -321,6 +416,20 @@ class DirConvNet(nn.Module):
                 h, pos, edge_index, batch, _ = grid_pool(h, pos, edge_index, batch, self.pool_at[i], size)
                 basis = direction_basis(pos, edge_index, self.directions)
         return self.readout(stages, size)
+
+    def _forward_grid(self, x: Tensor, b: int, h_: int, w_: int) -> Tensor:
+        """:meth:`forward` on ``b`` complete grids whose nodes ``x`` are in row-major order (see ``dense_grid``)."""
+        h = self.embed(x)
+        stages = []
+        for i, block in enumerate(self.blocks):
+            h = block(h, None, None, grid=(b, h_, w_))
+            c = h.size(1)
+            stages.append(h.view(b, h_ * w_, c))
+            if i in self.pool_at:  # grid_pool with cells of 2, 4, ... pixels is 2x2 max pooling here
+                h4 = F.max_pool2d(h.view(b, h_, w_, c).permute(0, 3, 1, 2), 2)
+                h_, w_ = h_ // 2, w_ // 2
+                h = h4.permute(0, 2, 3, 1).reshape(b * h_ * w_, c)
+        return self.readout.forward_dense(stages)
 
 
 @register_model("dirconv")
@@ -340,16 +449,17 @@ def dirconv(in_channels: int, num_classes: int, hidden: int = 48, num_layers: in
 @register_model("dirconv-grid")
 def dirconv_grid(in_channels: int, num_classes: int, widths: Sequence[int] = (32, 48, 64, 64),
                  pool_after: Sequence[int] = (0, 1), pool_sizes: Sequence[float] = (2.0, 4.0),
-                 directions: int = 8, dropout: float = 0.0) -> DirConvNet:
+                 directions: int = 8, dropout: float = 0.0, dense_grid: bool = True) -> DirConvNet:
     """8-neighbour pixel grids: 3x3-convolution-equivalent blocks 32@28², 48@14², 64@7², 64@7² (~97k).
 
     Grid pooling by ``floor(pos / 2)`` cells (scatter-max) after the first two
     blocks, exactly 2x2 max pooling on the grid; sum aggregation so each block
     is a 3x3 convolution — the same layout as the ``cnn`` baseline, so the two
-    differ only in the graph machinery.
+    differ only in the graph machinery. Batches of complete grids run as
+    ``conv2d`` (``dense_grid``, the same function); other graphs by message passing.
     """
     return DirConvNet(in_channels, num_classes, widths, pool_after=pool_after, pool_sizes=pool_sizes,
-                      directions=directions, aggr="sum", dropout=dropout)
+                      directions=directions, aggr="sum", dropout=dropout, dense_grid=dense_grid)
 
 
 # ------------------------------------------------------------------ GatedGCN

@@ -190,3 +190,74 @@ def test_merge_storage_numpy_blocks_and_errors():
         merge_storage([a, wide])
     with pytest.raises(GraphclsError, match="same fields"):
         merge_storage([a, ({"x": a[0]["x"]}, {"x": a[1]["x"]})])
+
+
+def test_shape_features_against_numpy_fit():
+    """moments/gradient against np.cov and a ridge least-squares plane fit per segment (independent of the sums)."""
+    from pyg_graphcls.graphs.superpixels import GRADIENT_RIDGE, segment_features
+    rng = np.random.default_rng(0)
+    h, w = 7, 9
+    img = rng.random((h, w, 2))
+    seg = np.zeros((h, w), np.int64)
+    seg[:, 4:] = 1
+    seg[5:, :3] = 2
+    seg[0, 0] = 3  # a single pixel: no spread, slope 0
+    x, _ = segment_features(img, seg, ("moments", "gradient"))
+    assert x.shape == (4, 3 + 4)
+    rows, cols = np.divmod(np.arange(h * w), w)
+    for s in range(4):
+        m = seg.ravel() == s
+        n = m.sum()
+        p = np.stack([cols[m], rows[m]]).astype(float)
+        cov = np.cov(p, bias=True) if n > 1 else np.zeros((2, 2))
+        sx, sy = np.sqrt(np.diag(cov))
+        rho = cov[0, 1] / (sx * sy) if sx * sy > 0 else 0.0
+        assert np.allclose(x[s, :3], [sx / np.sqrt(n), sy / np.sqrt(n), rho], atol=1e-6)
+        for c in range(2):
+            v = img.reshape(-1, 2)[m, c]
+            b = ((p - p.mean(1, keepdims=True)) * (v - v.mean())).mean(1)
+            g = np.linalg.solve(cov + GRADIENT_RIDGE * np.eye(2), b) * np.sqrt(n)
+            assert np.allclose(x[s, [3 + c, 5 + c]], g, atol=1e-6)
+    assert np.allclose(x[3], 0)
+    # hand-worked: values on a plane 0.04 x + 0.02 y over the whole 9 x 7 image; position variances
+    # (9² - 1) / 12 and (7² - 1) / 12, no covariance, so each slope is shrunk by var / (var + ridge)
+    plane = (0.04 * cols + 0.02 * rows).reshape(h, w, 1)
+    xp, _ = segment_features(plane, np.zeros((h, w), np.int64), ("gradient",))
+    vx, vy = 80 / 12, 48 / 12
+    assert np.allclose(xp[0], [0.04 * vx / (vx + GRADIENT_RIDGE) * np.sqrt(63),
+                               0.02 * vy / (vy + GRADIENT_RIDGE) * np.sqrt(63)], rtol=1e-5)
+
+
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_shape_features_batched_equal_per_image(digits, use_cpp):
+    feats = FEATS + ("moments", "gradient")
+    for imgs in (digits[0][:6], photos()):
+        segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
+        data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=feats, use_cpp=use_cpp)
+        for i, g in enumerate(storage_to_list(data, slices)):
+            ref = graph_from_segments(as_image(imgs[i]), segs[i], features=feats)
+            assert g.x.shape == ref.x.shape
+            assert torch.allclose(g.x, ref.x, atol=1e-5), i
+
+
+@pytest.mark.parametrize("turn", ["flip", 90.0, -90.0])
+def test_augment_turns_shape_features_like_the_image(digits, turn):
+    """Flip/rotate the graph's moments/gradient columns == the features of the flipped/rotated image."""
+    from pyg_graphcls.graphs.augment import GraphAugment
+    from pyg_graphcls.graphs.superpixels import feature_names
+    feats = ("centroid", "moments", "gradient")
+    img = as_image(digits[0][3])
+    seg = slic_segments(img, 40)
+    g = graph_from_segments(img, seg, features=feats, edge_attr=())
+    if turn == "flip":
+        aug = GraphAugment(flip=1.0, features=feature_names(feats, 1), edge_attr=())
+        img2, seg2 = img[:, ::-1], seg[:, ::-1]
+    else:  # np.rot90(k=1) turns the array counter-clockwise as displayed (y down): -90 degrees in pos
+        aug = GraphAugment(flip=0.0, rotate=abs(turn), features=feature_names(feats, 1), edge_attr=())
+        aug._rand = lambda: 1.0 if turn > 0 else 0.0  # the angle drawn: exactly +/-turn
+        img2, seg2 = np.rot90(img, 1 if turn < 0 else -1), np.rot90(seg, 1 if turn < 0 else -1)
+    out = aug(g)
+    ref = graph_from_segments(np.ascontiguousarray(img2), np.ascontiguousarray(seg2), features=feats,
+                              edge_attr=())
+    assert torch.allclose(out.pos, ref.pos, atol=1e-4)  # same segment ids, so rows correspond
+    assert torch.allclose(out.x, ref.x, atol=1e-4)

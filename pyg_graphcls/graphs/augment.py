@@ -12,7 +12,8 @@ for it). Every change to ``pos`` is carried to what depends on it:
   ``centroid_x``/``centroid_y`` become ``pos / (size - 1)``; a bounding box
   (``bbox_x0`` ... ``bbox_y1``) is mirrored by a flip and otherwise moved with
   its centroid (a rotated box is not axis-aligned: translating it is the
-  approximation used).
+  approximation used); region shape (``moment_*``) and value slope
+  (``grad_*``) columns are mirrored and turned with the image.
 
 Why these: Fashion-MNIST items are left/right symmetric classes (a shoe
 pointing left is still a shoe), so a horizontal flip is label-preserving; small
@@ -75,6 +76,35 @@ def drop_nodes(data: Data, p: float, generator: Optional[torch.Generator] = None
     return out
 
 
+def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
+    """Mirror, then rotate by ``angle`` degrees, the ``moments``/``gradient`` columns of ``x`` in place
+    (:func:`~pyg_graphcls.graphs.superpixels.shape_features`): a gradient turns as a vector, the
+    position covariance ``[[sx², rho sx sy], [rho sx sy, sy²]]`` as ``R C R^T``."""
+    a = math.radians(angle)
+    cos, sin = math.cos(a), math.sin(a)
+    for name in [n for n in col if n.startswith("grad_x_")]:
+        other = "grad_y_" + name[len("grad_x_"):]
+        if other not in col:
+            continue
+        gx, gy = x[:, col[name]].clone(), x[:, col[other]].clone()
+        if flipped:
+            gx = -gx
+        x[:, col[name]], x[:, col[other]] = cos * gx - sin * gy, sin * gx + cos * gy
+    if all(k in col for k in ("moment_sx", "moment_sy", "moment_rho")):
+        sx, sy, rho = (x[:, col[k]].clone() for k in ("moment_sx", "moment_sy", "moment_rho"))
+        if flipped:
+            rho = -rho
+        if angle:
+            cxx, cyy, cxy = sx * sx, sy * sy, rho * sx * sy
+            nxx = cos * cos * cxx - 2 * sin * cos * cxy + sin * sin * cyy
+            nyy = sin * sin * cxx + 2 * sin * cos * cxy + cos * cos * cyy
+            nxy = sin * cos * (cxx - cyy) + (cos * cos - sin * sin) * cxy
+            sx, sy = nxx.clamp(min=0).sqrt(), nyy.clamp(min=0).sqrt()
+            prod = sx * sy
+            rho = torch.where(prod > 1e-9, nxy / prod.clamp(min=1e-9), torch.zeros_like(prod)).clamp(-1, 1)
+        x[:, col["moment_sx"]], x[:, col["moment_sy"]], x[:, col["moment_rho"]] = sx, sy, rho
+
+
 class GraphAugment(BaseTransform):
     r"""Random flip / rotation / jitter of ``pos`` and node dropping, keeping the graph consistent.
 
@@ -122,13 +152,15 @@ class GraphAugment(BaseTransform):
         flipped = self.flip > 0 and self._rand() < self.flip
         if flipped:
             pos = flip_pos(pos, self.size)
+        angle = 0.0
         if self.rotate > 0:
-            pos = rotate_pos(pos, (2 * self._rand() - 1) * self.rotate, self.size)
+            angle = (2 * self._rand() - 1) * self.rotate
+            pos = rotate_pos(pos, angle, self.size)
         if self.jitter > 0:
             pos = pos + torch.randn(pos.shape, generator=self.generator) * self.jitter
         data.pos = pos
         if self.features is not None:
-            data.x = self._update_x(data.x, pos0, pos, flipped)
+            data.x = self._update_x(data.x, pos0, pos, flipped, angle)
         ea = getattr(data, "edge_attr", None)
         if ea is not None and self.edge_attr:
             new = edge_features(pos, data.edge_index, self.edge_attr, scale=self.size)
@@ -138,7 +170,7 @@ class GraphAugment(BaseTransform):
             data.edge_attr = new
         return data
 
-    def _update_x(self, x, pos0, pos, flipped: bool):
+    def _update_x(self, x, pos0, pos, flipped: bool, angle: float = 0.0):
         if x.dim() != 2 or x.size(1) != len(self.features):
             raise GraphclsError(f"x has {x.size(-1)} columns but features names {len(self.features)}")
         x = x.clone()
@@ -155,6 +187,7 @@ class GraphAugment(BaseTransform):
             box[:, [0, 2]] += shift[:, :1]
             box[:, [1, 3]] += shift[:, 1:]
             x[:, b] = box.to(x.dtype)
+        _turn_shape_columns(x, col, flipped, angle)
         if "centroid_x" in col:
             x[:, col["centroid_x"]] = (pos[:, 0] / norm).to(x.dtype)
         if "centroid_y" in col:

@@ -294,8 +294,9 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         raise GraphclsError("labels must lie in 0..counts[b]-1 for each image")
     f64 = torch.float64 if dev.type != "mps" else torch.float32
     # segment id of every pixel over the batch (the tensor path's sums and the bbox need it)
-    gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) if (mod is None or "bbox" in features) \
-        else None
+    shape = [f for f in features if f in ("moments", "gradient")]
+    gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) \
+        if (mod is None or "bbox" in features or shape) else None
     if mod is not None:  # _prepare gives it uint8 or float32
         # one compiled pass: count, sum y, sum x, sum and sum of squares per channel (same bits as below)
         sums = mod.segment_sums(img, lab, M).view(B * M, 3 + 2 * C)
@@ -330,6 +331,8 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
             parts.append(pos / torch.tensor([sx, sy], dtype=f64, device=dev))
         elif f == "area":
             parts.append((cnt / (H * W))[:, None])
+        elif f in ("moments", "gradient"):
+            parts.append(_shape_part(f, img, gid, B * M, cnt, cx, cy, sum_c, safe, f64))
         elif f == "bbox":
             ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
             ic = torch.arange(W, device=dev).repeat(H * B)
@@ -364,6 +367,30 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         data["y"] = yt
         slices["y"] = torch.arange(B + 1, device=dev)
     return data, slices
+
+
+def _shape_part(kind: str, img: Tensor, gid: Tensor, size: int, cnt: Tensor, cx: Tensor, cy: Tensor,
+                sum_c: Optional[Tensor], safe: Tensor, f64: torch.dtype) -> Tensor:
+    """``moments``/``gradient`` columns of :func:`segments_to_storage` (sums over ``gid``, then
+    :func:`~pyg_graphcls.graphs.superpixels.shape_features`)."""
+    from .superpixels import shape_features
+    B, H, W, C = img.shape
+    dev = img.device
+    rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
+    cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
+
+    def ssum(v: Tensor) -> Tensor:
+        return torch.zeros((size,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
+
+    sums = [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
+    if kind == "moments":
+        return shape_features(kind, cnt, cx, cy, *sums)
+    flat = img.reshape(B * H * W, C).to(f64)
+    if img.dtype == torch.uint8:  # the compiled path reads uint8 as it is; the values are in [0, 1]
+        flat = flat / 255.0
+    mean = sum_c / safe[:, None] if sum_c is not None else ssum(flat) / safe[:, None]
+    return shape_features(kind, cnt, cx, cy, *sums, mean=mean, sxc=ssum(flat * cols[:, None]),
+                          syc=ssum(flat * rows[:, None]))
 
 
 def _convert_one(part: Tensor, yy: Optional[Tensor], kw: dict) -> tuple[dict, dict]:

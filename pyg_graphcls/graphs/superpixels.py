@@ -26,9 +26,11 @@ from .edges import knn_graph, region_adjacency
 from .image import as_image
 
 __all__ = ["superpixel_graph", "SuperpixelGraph", "slic_segments", "segment_features",
-           "graph_from_segments", "feature_names", "NODE_FEATURES", "default_compactness"]
+           "graph_from_segments", "feature_names", "shape_features", "NODE_FEATURES", "default_compactness"]
 
-NODE_FEATURES = ("mean", "std", "centroid", "area", "bbox")
+NODE_FEATURES = ("mean", "std", "centroid", "area", "bbox", "moments", "gradient")
+#: ridge (px²) of the per-segment intensity-slope fit: a segment one pixel wide gets slope 0 across it
+GRADIENT_RIDGE = 0.25
 
 
 def default_compactness(channels: int) -> float:
@@ -49,7 +51,50 @@ def feature_names(features: Sequence[str], channels: int) -> list[str]:
             names += ["area"]
         elif f == "bbox":
             names += ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]
+        elif f == "moments":
+            names += ["moment_sx", "moment_sy", "moment_rho"]
+        elif f == "gradient":
+            names += [f"grad_x_{c}" for c in range(channels)] + [f"grad_y_{c}" for c in range(channels)]
     return names
+
+
+def shape_features(kind: str, cnt, cx, cy, sxx, syy, sxy, mean=None, sxc=None, syc=None) -> torch.Tensor:
+    r"""``moments`` or ``gradient`` columns from per-segment sums (float64 tensors, one row per segment).
+
+    ``cnt``: pixels; ``cx, cy``: centroid; ``sxx, syy, sxy``: sums of
+    :math:`x^2, y^2, xy` over the pixels; ``mean [n, C]``: mean value per
+    channel; ``sxc, syc [n, C]``: sums of :math:`x v_c` and :math:`y v_c`.
+
+    - ``moments``: the shape of the region, scale-free: :math:`\sigma_x/\sqrt{n}`,
+      :math:`\sigma_y/\sqrt{n}` (standard deviations of the pixel positions over
+      the square root of the pixel count: 0.29 for a square, more for an elongated
+      region) and the correlation :math:`
+ho` of x and y (its orientation; 0 for a
+      single pixel or a line along an axis).
+    - ``gradient``: per channel, the least-squares slope :math:`(g_x, g_y)` of the
+      value over the region's pixels, solved from the 2x2 position covariance
+      plus ``GRADIENT_RIDGE`` on the diagonal, times :math:`\sqrt{n}` (so it is
+      the value change across the region, of the order of the values): the
+      direction in which the region gets brighter — the edge information mean
+      and std leave out.
+    """
+    n = cnt.clamp(min=1)
+    vxx = (sxx / n - cx * cx).clamp(min=0)
+    vyy = (syy / n - cy * cy).clamp(min=0)
+    vxy = sxy / n - cx * cy
+    if kind == "moments":
+        sx, sy = vxx.sqrt(), vyy.sqrt()
+        prod = sx * sy
+        rho = torch.where(prod > 1e-9, vxy / prod.clamp(min=1e-9), torch.zeros_like(prod)).clamp(-1, 1)
+        return torch.stack([sx / n.sqrt(), sy / n.sqrt(), rho], 1)
+    if kind != "gradient":
+        raise GraphclsError(f"shape feature must be 'moments' or 'gradient', got {kind!r}")
+    bx = sxc / n[:, None] - mean * cx[:, None]  # covariance of each channel with x
+    by = syc / n[:, None] - mean * cy[:, None]
+    a, b, d = (vxx + GRADIENT_RIDGE)[:, None], vxy[:, None], (vyy + GRADIENT_RIDGE)[:, None]
+    det = a * d - b * b
+    side = n.sqrt()[:, None]  # the slope times the region's typical side: the value change across it
+    return torch.cat([(d * bx - b * by) / det * side, (a * by - b * bx) / det * side], 1)
 
 
 def _check_features(features: Sequence[str]) -> tuple[str, ...]:
@@ -124,6 +169,19 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
             np.minimum.at(x0, lab, cols); np.minimum.at(y0, lab, rows)
             np.maximum.at(x1, lab, cols); np.maximum.at(y1, lab, rows)
             parts.append(np.stack([x0, y0, x1, y1], 1) / np.array([max(w - 1, 1), max(h - 1, 1)] * 2))
+        elif f in ("moments", "gradient"):
+            def t(v):
+                return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
+            sums = [np.bincount(lab, weights=v, minlength=n) for v in (cols * cols, rows * rows, cols * rows)]
+            extra = {}
+            if f == "gradient":
+                mean_c = np.stack([np.bincount(lab, weights=flat[:, i], minlength=n) for i in range(c)], 1) / safe[:, None]
+                extra = {"mean": t(mean_c),
+                         "sxc": t(np.stack([np.bincount(lab, weights=flat[:, i] * cols, minlength=n)
+                                            for i in range(c)], 1)),
+                         "syc": t(np.stack([np.bincount(lab, weights=flat[:, i] * rows, minlength=n)
+                                            for i in range(c)], 1))}
+            parts.append(shape_features(f, t(cnt), t(cx), t(cy), *map(t, sums), **extra).numpy())
     x = np.concatenate(parts, 1).astype(np.float32)
     return x, pos.astype(np.float32)
 
@@ -168,7 +226,9 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
             10 for colour and 0.1 for grayscale (see the module docstring).
         features: node features in ``x``, from ``"mean"`` (per channel),
             ``"std"`` (per channel), ``"centroid"`` (x/W, y/H), ``"area"``
-            (fraction of pixels), ``"bbox"`` (x0, y0, x1, y1, normalised).
+            (fraction of pixels), ``"bbox"`` (x0, y0, x1, y1, normalised),
+            ``"moments"`` (region shape) and ``"gradient"`` (value slope per
+            channel): see :func:`shape_features`.
         edges (str): ``"knn"`` (each node receives edges from its ``k`` nearest
             centroids, like ``KNNGraph``), ``"rag"`` (regions that touch,
             8-connectivity, both directions) or ``"none"``.

@@ -96,6 +96,8 @@ def main(argv=None) -> None:
                 res.update(probe, wall_seconds=time.perf_counter() - t0, commit=commit(),
                            date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                            threads=torch.get_num_threads())
+                # re-read before appending: another table may have written to the same file meanwhile
+                doc = json.loads(path.read_text()) if path.is_file() else {"runs": []}
                 doc["runs"].append(res)
                 write_json(doc, path)
                 print(f"{name} n={size} seed={seed}: test {100 * res['test_accuracy']:.2f} % "

@@ -1,6 +1,6 @@
 """Training speed and accuracy: the packed dense GCN path vs plain PyG (DataLoader + GCNConv).
 
-    python -m benchmarks.training [--quick] [--parts speed,accuracy,conversion,scaling] [--threads 2,1]
+    python -m benchmarks.training [--quick] [--parts speed,accuracy,conversion,scaling,grid] [--threads 2,1]
 
 speed: the registry ``gcn`` (4 x GCNConv 64, max ⊕ mean, batch 64, Adam) trained
 one epoch at a time on the same superpixel graphs (Fashion-MNIST, 75 segments,
@@ -12,6 +12,8 @@ each side, graphs/s include batching. accuracy: the same model trained by the
 conversion: the same model (fast path) trained on graphs from scikit-image's
 ``slic`` and from the batched SLIC. scaling: seconds per epoch vs number of
 graphs (75 nodes) and vs graph size (75, 300, 784 segments), both paths.
+grid (not in the default parts): ``dirconv-grid`` training steps on 28x28 pixel-grid
+batches by message passing and by its dense ``conv2d`` path, next to the ``cnn``.
 """
 from __future__ import annotations
 
@@ -83,6 +85,52 @@ def speed(store, threads: int, rounds: int, max_batches=None) -> dict:
             "nodes_mean": float(packed.num_nodes.float().mean()), "pack_seconds": t_pack,
             "pyg_graphs_s": max(ref), "fast_graphs_s": max(fast), "ratio": max(fast) / max(ref),
             "pyg_rounds": ref, "fast_rounds": fast}
+
+
+def grid_speed(n: int, threads: int, rounds: int) -> dict:
+    """``dirconv-grid`` training steps on 28x28 8-neighbour grid batches: message passing vs the dense
+    ``conv2d`` path (same model object, same batches, rounds interleaved), and the ``cnn`` of the same
+    layout on the raw images as the reference; graphs/s exclude batching, which is timed apart."""
+    import numpy as np
+    from torch_geometric.data import Batch
+    from pyg_graphcls.datasets import load_images
+    from pyg_graphcls.graphs import pixel_grid_graph
+    from pyg_graphcls.recipes import GRID_GRAPH
+    torch.set_num_threads(threads)
+    imgs, labels = load_images("fashion-mnist")[:2]
+    imgs, labels = imgs[:n], labels[:n].astype(np.int64)
+    t0 = time.perf_counter()
+    batches = [Batch.from_data_list([pixel_grid_graph(im, y=int(lab), **GRID_GRAPH)
+                                     for im, lab in zip(imgs[i:i + 64], labels[i:i + 64])])
+               for i in range(0, n, 64)]
+    t_build = time.perf_counter() - t0
+    images = [(torch.from_numpy(imgs[i:i + 64]).float().div(255).unsqueeze(1), torch.from_numpy(labels[i:i + 64]))
+              for i in range(0, n, 64)]
+    torch.manual_seed(0)
+    model = create_model("dirconv-grid", in_channels=batches[0].x.size(1), num_classes=10)
+    cnn = create_model("cnn", in_channels=1, num_classes=10)
+    opts = {"model": torch.optim.Adam(model.parameters(), 1e-3), "cnn": torch.optim.Adam(cnn.parameters(), 1e-3)}
+
+    def steps(net, opt, items) -> float:
+        net.train()
+        t = time.perf_counter()
+        for inp, y in items:
+            loss = F.cross_entropy(net(inp), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return n / (time.perf_counter() - t)
+
+    rates = {"message_passing": [], "dense": [], "cnn": []}
+    for _ in range(rounds):
+        for side in ("message_passing", "dense"):
+            model.dense_grid = side == "dense"
+            rates[side].append(steps(model, opts["model"], [(b, b.y) for b in batches]))
+        rates["cnn"].append(steps(cnn, opts["cnn"], images))
+    best = {k: max(v) for k, v in rates.items()}
+    return {"graphs": n, "threads": threads, "build_collate_graphs_s": n / t_build, **{f"{k}_graphs_s": v for k, v in
+            best.items()}, "ratio_dense_vs_mp": best["dense"] / best["message_passing"],
+            "ratio_dense_vs_cnn": best["dense"] / best["cnn"], "rounds": rates}
 
 
 def accuracy(epochs: int, seed: int = 0, threads: int = 2) -> dict:
@@ -194,6 +242,10 @@ def main(argv=None) -> None:
         print("conversion accuracy", json.dumps(res["conversion"]), flush=True)
     if "scaling" in parts:
         res["scaling"] = scaling(min(threads), args.quick)
+    if "grid" in parts:
+        res["grid"] = [grid_speed(min(args.graphs, 2048), th, args.rounds) for th in threads]
+        for r in res["grid"]:
+            print("grid", json.dumps(r), flush=True)
     if "speed" in res:
         print("\n| threads | graphs | nodes (mean / max) | PyG DataLoader + GCNConv (graphs/s) | packed dense (graphs/s) "
               "| ratio |")
@@ -211,6 +263,14 @@ def main(argv=None) -> None:
         print(f"graphs from skimage slic: {c['skimage']['mean']:.2f} ± {c['skimage']['std']:.2f} %, from batched "
               f"SLIC: {c['fast']['mean']:.2f} ± {c['fast']['std']:.2f} % ({c['difference_points']:+.2f} points; "
               f"seeds {c['seeds']})")
+    if "grid" in res:
+        print("\n| threads | 28x28 grids | message passing (graphs/s) | dense conv2d path (graphs/s) | ratio "
+              "| cnn on images (graphs/s) | dense / cnn | grid build + collate (graphs/s) |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in res["grid"]:
+            print(f"| {r['threads']} | {r['graphs']:,} | {r['message_passing_graphs_s']:,.0f} | "
+                  f"{r['dense_graphs_s']:,.0f} | {r['ratio_dense_vs_mp']:.2f}x | {r['cnn_graphs_s']:,.0f} | "
+                  f"{r['ratio_dense_vs_cnn']:.2f} | {r['build_collate_graphs_s']:,.0f} |")
     if "scaling" in res:
         print("\n| graphs | nodes | PyG (graphs/s) | packed (graphs/s) | ratio | packed s/epoch |")
         print("| --- | --- | --- | --- | --- | --- |")

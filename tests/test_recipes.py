@@ -1,6 +1,7 @@
 """Named recipes of the accuracy table (issue 6): lookup, split, data loading, one tiny run."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,6 +37,25 @@ def test_every_recipe_model_fits_budget(name):
     f = {"superpixels": len(SUPERPIXEL_FEATURE_NAMES), "grid": 3, "image": 1}[r["graph"]]
     m = create_model(r["model"], in_channels=f, num_classes=10, **r["model_kwargs"])
     assert sum(p.numel() for p in m.parameters()) <= 100_000
+
+
+def test_shrunk_images_are_block_means():
+    from pyg_graphcls.datasets import load_images
+    from pyg_graphcls.recipes import _shrink
+    img = np.arange(16, dtype=np.uint8).reshape(1, 4, 4) * 10  # 2x2 blocks: means 25, 45, 105, 125
+    assert _shrink(img, 2).tolist() == [[[25, 45], [105, 125]]]
+    rgb = np.stack([img, img // 2], -1)
+    assert _shrink(rgb, 2).shape == (1, 2, 2, 2) and _shrink(rgb, 2)[0, 1, 1].tolist() == [125, 62]
+    train, val, test, f, c = load_recipe_data(get_recipe("cnn-9px"), train_size=20, test_size=5, dataset="sample")
+    assert train[0][0].shape == (1, 9, 9) and test[0][0].shape == (1, 9, 9) and f == 1
+    tei = load_images("sample")[2]
+    img0 = tei[0].astype(np.float64)  # cell (i, j) averages rows/cols floor(28 i / 9) .. ceil(28 (i + 1) / 9) - 1
+    lo = [28 * i // 9 for i in range(9)]
+    hi = [-(-28 * (i + 1) // 9) for i in range(9)]
+    ref = np.array([[img0[lo[i]:hi[i], lo[j]:hi[j]].mean() for j in range(9)] for i in range(9)])
+    assert np.allclose(test[0][0][0].numpy() * 255, np.round(ref), atol=1e-3)
+    with pytest.raises(GraphclsError, match="size"):
+        _shrink(img, 0)
 
 
 @pytest.mark.parametrize("name,kind", [("dirconv-grid", "grid"), ("cnn", "image")])

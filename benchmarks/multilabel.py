@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from benchmarks import print_md_table
 from pyg_graphcls.datasets import load_images
 from pyg_graphcls.datasets.canvas import MultiLabelCanvas
 from pyg_graphcls.graphs.labels import cooccurrence_graph, label_mask
@@ -314,14 +315,12 @@ def main(argv=None) -> None:
                   f"{statistics.mean(r['seconds'] for r in rs):.0f} |")
         print()
         if "history_run" in info:
-            print("| epoch | running train mAP, whole epoch (train mode) | same, last quarter of the epoch | "
-                  "train_loss (running) | train_eval_map | train_eval_loss | val_map | val_loss |")
-            print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-            for h in info["history_run"]:
-                print(f"| {h['epoch']} | {100 * h['running_train_map']:.2f} | "
-                      f"{100 * h['running_train_map_last_quarter']:.2f} | {h['train_loss']:.4f} | "
-                      f"{100 * h['train_eval_map']:.2f} | {h['train_eval_loss']:.4f} | {100 * h['val_map']:.2f} | "
-                      f"{h['val_loss']:.4f} |")
+            print_md_table(["epoch", "running train mAP, whole epoch (train mode)", "same, last quarter of the epoch",
+                            "train_loss (running)", "train_eval_map", "train_eval_loss", "val_map", "val_loss"],
+                           [[h["epoch"], f"{100 * h['running_train_map']:.2f}",
+                             f"{100 * h['running_train_map_last_quarter']:.2f}", f"{h['train_loss']:.4f}",
+                             f"{100 * h['train_eval_map']:.2f}", f"{h['train_eval_loss']:.4f}",
+                             f"{100 * h['val_map']:.2f}", f"{h['val_loss']:.4f}"] for h in info["history_run"]])
             print()
 
 

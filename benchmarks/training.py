@@ -27,6 +27,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from benchmarks import print_md_table
 from pyg_graphcls.graphs.fast_slic import storage_to_list, superpixel_graphs
 from pyg_graphcls.models import create_model
 from pyg_graphcls.train.fast import PackedGraphs
@@ -247,12 +248,12 @@ def main(argv=None) -> None:
         for r in res["grid"]:
             print("grid", json.dumps(r), flush=True)
     if "speed" in res:
-        print("\n| threads | graphs | nodes (mean / max) | PyG DataLoader + GCNConv (graphs/s) | packed dense (graphs/s) "
-              "| ratio |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for r in res["speed"]:
-            print(f"| {r['threads']} | {r['graphs']:,} | {r['nodes_mean']:.1f} / {r['nodes_max']} | "
-                  f"{r['pyg_graphs_s']:,.0f} | {r['fast_graphs_s']:,.0f} | {r['ratio']:.2f}x |")
+        print()
+        print_md_table(["threads", "graphs", "nodes (mean / max)", "PyG DataLoader + GCNConv (graphs/s)",
+                        "packed dense (graphs/s)", "ratio"],
+                       [[r["threads"], f"{r['graphs']:,}", f"{r['nodes_mean']:.1f} / {r['nodes_max']}",
+                         f"{r['pyg_graphs_s']:,.0f}", f"{r['fast_graphs_s']:,.0f}", f"{r['ratio']:.2f}x"]
+                        for r in res["speed"]])
     if "accuracy" in res:
         a = res["accuracy"]
         print(f"\nsample, {args.epochs} epochs, seed 0: test accuracy PyG path {100 * a['pyg']['test_accuracy']:.2f} %, "
@@ -264,13 +265,13 @@ def main(argv=None) -> None:
               f"SLIC: {c['fast']['mean']:.2f} ± {c['fast']['std']:.2f} % ({c['difference_points']:+.2f} points; "
               f"seeds {c['seeds']})")
     if "grid" in res:
-        print("\n| threads | 28x28 grids | message passing (graphs/s) | dense conv2d path (graphs/s) | ratio "
-              "| cnn on images (graphs/s) | dense / cnn | grid build + collate (graphs/s) |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for r in res["grid"]:
-            print(f"| {r['threads']} | {r['graphs']:,} | {r['message_passing_graphs_s']:,.0f} | "
-                  f"{r['dense_graphs_s']:,.0f} | {r['ratio_dense_vs_mp']:.2f}x | {r['cnn_graphs_s']:,.0f} | "
-                  f"{r['ratio_dense_vs_cnn']:.2f} | {r['build_collate_graphs_s']:,.0f} |")
+        print()
+        print_md_table(["threads", "28x28 grids", "message passing (graphs/s)", "dense conv2d path (graphs/s)",
+                        "ratio", "cnn on images (graphs/s)", "dense / cnn", "grid build + collate (graphs/s)"],
+                       [[r["threads"], f"{r['graphs']:,}", f"{r['message_passing_graphs_s']:,.0f}",
+                         f"{r['dense_graphs_s']:,.0f}", f"{r['ratio_dense_vs_mp']:.2f}x", f"{r['cnn_graphs_s']:,.0f}",
+                         f"{r['ratio_dense_vs_cnn']:.2f}", f"{r['build_collate_graphs_s']:,.0f}"]
+                        for r in res["grid"]])
     if "scaling" in res:
         print("\n| graphs | nodes | PyG (graphs/s) | packed (graphs/s) | ratio | packed s/epoch |")
         print("| --- | --- | --- | --- | --- | --- |")

@@ -33,6 +33,7 @@ from torch_geometric.utils import subgraph
 
 from ..errors import GraphclsError
 from .edges import EDGE_FEATURES, edge_features
+from .superpixels import correlation
 
 __all__ = ["GraphAugment", "flip_pos", "rotate_pos", "drop_nodes"]
 
@@ -100,8 +101,7 @@ def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float)
             nyy = sin * sin * cxx + 2 * sin * cos * cxy + cos * cos * cyy
             nxy = sin * cos * (cxx - cyy) + (cos * cos - sin * sin) * cxy
             sx, sy = nxx.clamp(min=0).sqrt(), nyy.clamp(min=0).sqrt()
-            prod = sx * sy
-            rho = torch.where(prod > 1e-9, nxy / prod.clamp(min=1e-9), torch.zeros_like(prod)).clamp(-1, 1)
+            rho = correlation(nxy, sx, sy)
         x[:, col["moment_sx"]], x[:, col["moment_sy"]], x[:, col["moment_rho"]] = sx, sy, rho
 
 

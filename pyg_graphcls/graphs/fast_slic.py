@@ -41,7 +41,7 @@ from torch_geometric.data import Data
 from ..errors import GraphclsError
 from . import _slic_cpu
 from .edges import edge_features
-from .superpixels import _check_features, default_compactness
+from .superpixels import _check_features, default_compactness, shape_features
 
 __all__ = ["batched_slic", "rgb_to_lab", "segments_to_storage", "superpixel_graphs", "storage_to_list",
            "as_image_batch"]
@@ -293,10 +293,17 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     if int(lab.min()) < 0 or bool((lab_max >= counts).any()):
         raise GraphclsError("labels must lie in 0..counts[b]-1 for each image")
     f64 = torch.float64 if dev.type != "mps" else torch.float32
-    # segment id of every pixel over the batch (the tensor path's sums and the bbox need it)
-    shape = [f for f in features if f in ("moments", "gradient")]
+    # segment id of every pixel over the batch (the tensor path's sums, the bbox and the shape features need it)
     gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) \
-        if (mod is None or "bbox" in features or shape) else None
+        if (mod is None or any(f in ("bbox", "moments", "gradient") for f in features)) else None
+    if gid is not None:  # pixel rows and columns, as float64, in gid's order
+        rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
+        cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
+
+    def ssum(v: Tensor) -> Tensor:
+        return torch.zeros((B * M,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
+
+    flat = None  # pixel values as float64 in [0, 1], [B*H*W, C]
     if mod is not None:  # _prepare gives it uint8 or float32
         # one compiled pass: count, sum y, sum x, sum and sum of squares per channel (same bits as below)
         sums = mod.segment_sums(img, lab, M).view(B * M, 3 + 2 * C)
@@ -304,12 +311,6 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         sum_c, sum_c2 = sums[:, 3:3 + C], sums[:, 3 + C:]
     else:
         flat = img.reshape(B * H * W, C).to(f64)
-        rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
-        cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
-
-        def ssum(v: Tensor) -> Tensor:
-            return torch.zeros((B * M,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
-
         cnt = ssum(torch.ones(B * H * W, dtype=f64, device=dev))
         sum_y, sum_x = ssum(rows), ssum(cols)
         sum_c = ssum(flat) if any(f in ("mean", "std") for f in features) else None
@@ -318,7 +319,7 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     cx, cy = sum_x / safe, sum_y / safe
     pos = torch.stack([cx, cy], 1)                          # [B*M, 2] float64
     sx, sy = float(max(W - 1, 1)), float(max(H - 1, 1))
-    parts, mean = [], None
+    parts, mean, pos2 = [], None, None
     for f in features:
         if f in ("mean", "std") and mean is None:
             mean = sum_c / safe[:, None]
@@ -332,7 +333,17 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         elif f == "area":
             parts.append((cnt / (H * W))[:, None])
         elif f in ("moments", "gradient"):
-            parts.append(_shape_part(f, img, gid, B * M, cnt, cx, cy, sum_c, safe, f64))
+            if pos2 is None:  # sums of x², y², xy: both shape features read them
+                pos2 = [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
+            extra = {}
+            if f == "gradient":
+                if flat is None:  # the compiled path reads uint8 as it is
+                    flat = img.reshape(B * H * W, C).to(f64)
+                    flat = flat / 255.0 if img.dtype == torch.uint8 else flat
+                if mean is None:
+                    mean = (sum_c if sum_c is not None else ssum(flat)) / safe[:, None]
+                extra = {"mean": mean, "sxc": ssum(flat * cols[:, None]), "syc": ssum(flat * rows[:, None])}
+            parts.append(shape_features(f, cnt, cx, cy, *pos2, **extra))
         elif f == "bbox":
             ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
             ic = torch.arange(W, device=dev).repeat(H * B)
@@ -367,30 +378,6 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         data["y"] = yt
         slices["y"] = torch.arange(B + 1, device=dev)
     return data, slices
-
-
-def _shape_part(kind: str, img: Tensor, gid: Tensor, size: int, cnt: Tensor, cx: Tensor, cy: Tensor,
-                sum_c: Optional[Tensor], safe: Tensor, f64: torch.dtype) -> Tensor:
-    """``moments``/``gradient`` columns of :func:`segments_to_storage` (sums over ``gid``, then
-    :func:`~pyg_graphcls.graphs.superpixels.shape_features`)."""
-    from .superpixels import shape_features
-    B, H, W, C = img.shape
-    dev = img.device
-    rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
-    cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
-
-    def ssum(v: Tensor) -> Tensor:
-        return torch.zeros((size,) + v.shape[1:], dtype=v.dtype, device=dev).index_add_(0, gid, v)
-
-    sums = [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
-    if kind == "moments":
-        return shape_features(kind, cnt, cx, cy, *sums)
-    flat = img.reshape(B * H * W, C).to(f64)
-    if img.dtype == torch.uint8:  # the compiled path reads uint8 as it is; the values are in [0, 1]
-        flat = flat / 255.0
-    mean = sum_c / safe[:, None] if sum_c is not None else ssum(flat) / safe[:, None]
-    return shape_features(kind, cnt, cx, cy, *sums, mean=mean, sxc=ssum(flat * cols[:, None]),
-                          syc=ssum(flat * rows[:, None]))
 
 
 def _convert_one(part: Tensor, yy: Optional[Tensor], kw: dict) -> tuple[dict, dict]:

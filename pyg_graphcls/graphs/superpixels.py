@@ -58,6 +58,12 @@ def feature_names(features: Sequence[str], channels: int) -> list[str]:
     return names
 
 
+def correlation(cov_xy: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor) -> torch.Tensor:
+    """``cov_xy / (sx sy)`` clamped to [-1, 1]; 0 where a standard deviation is 0 (a pixel, an axis-aligned line)."""
+    prod = sx * sy
+    return torch.where(prod > 1e-9, cov_xy / prod.clamp(min=1e-9), torch.zeros_like(prod)).clamp(-1, 1)
+
+
 def shape_features(kind: str, cnt, cx, cy, sxx, syy, sxy, mean=None, sxc=None, syc=None) -> torch.Tensor:
     r"""``moments`` or ``gradient`` columns from per-segment sums (float64 tensors, one row per segment).
 
@@ -84,9 +90,7 @@ ho` of x and y (its orientation; 0 for a
     vxy = sxy / n - cx * cy
     if kind == "moments":
         sx, sy = vxx.sqrt(), vyy.sqrt()
-        prod = sx * sy
-        rho = torch.where(prod > 1e-9, vxy / prod.clamp(min=1e-9), torch.zeros_like(prod)).clamp(-1, 1)
-        return torch.stack([sx / n.sqrt(), sy / n.sqrt(), rho], 1)
+        return torch.stack([sx / n.sqrt(), sy / n.sqrt(), correlation(vxy, sx, sy)], 1)
     if kind != "gradient":
         raise GraphclsError(f"shape feature must be 'moments' or 'gradient', got {kind!r}")
     bx = sxc / n[:, None] - mean * cx[:, None]  # covariance of each channel with x
@@ -149,15 +153,22 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
     cx = np.bincount(lab, weights=cols, minlength=n) / safe
     cy = np.bincount(lab, weights=rows, minlength=n) / safe
     pos = np.stack([cx, cy], 1)
+
+    def chan_sums(v: np.ndarray) -> np.ndarray:  # per-segment sums of each column of v [h*w, c]
+        return np.stack([np.bincount(lab, weights=v[:, i], minlength=n) for i in range(v.shape[1])], 1)
+
+    def t(v: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
+
     parts = []
-    mean = None
+    mean = pos2 = None
     for f in features:
-        if f in ("mean", "std") and mean is None:
-            mean = np.stack([np.bincount(lab, weights=flat[:, i], minlength=n) for i in range(c)], 1) / safe[:, None]
+        if f in ("mean", "std", "gradient") and mean is None:
+            mean = chan_sums(flat) / safe[:, None]
         if f == "mean":
             parts.append(mean)
         elif f == "std":
-            sq = np.stack([np.bincount(lab, weights=flat[:, i] ** 2, minlength=n) for i in range(c)], 1) / safe[:, None]
+            sq = chan_sums(flat ** 2) / safe[:, None]
             parts.append(np.sqrt(np.maximum(sq - mean ** 2, 0.0)))
         elif f == "centroid":
             parts.append(pos / np.array([max(w - 1, 1), max(h - 1, 1)]))
@@ -170,18 +181,13 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
             np.maximum.at(x1, lab, cols); np.maximum.at(y1, lab, rows)
             parts.append(np.stack([x0, y0, x1, y1], 1) / np.array([max(w - 1, 1), max(h - 1, 1)] * 2))
         elif f in ("moments", "gradient"):
-            def t(v):
-                return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
-            sums = [np.bincount(lab, weights=v, minlength=n) for v in (cols * cols, rows * rows, cols * rows)]
+            if pos2 is None:  # sums of x², y², xy: both shape features read them
+                pos2 = [t(np.bincount(lab, weights=v, minlength=n)) for v in (cols * cols, rows * rows, cols * rows)]
             extra = {}
             if f == "gradient":
-                mean_c = np.stack([np.bincount(lab, weights=flat[:, i], minlength=n) for i in range(c)], 1) / safe[:, None]
-                extra = {"mean": t(mean_c),
-                         "sxc": t(np.stack([np.bincount(lab, weights=flat[:, i] * cols, minlength=n)
-                                            for i in range(c)], 1)),
-                         "syc": t(np.stack([np.bincount(lab, weights=flat[:, i] * rows, minlength=n)
-                                            for i in range(c)], 1))}
-            parts.append(shape_features(f, t(cnt), t(cx), t(cy), *map(t, sums), **extra).numpy())
+                extra = {"mean": t(mean), "sxc": t(chan_sums(flat * cols[:, None])),
+                         "syc": t(chan_sums(flat * rows[:, None]))}
+            parts.append(shape_features(f, t(cnt), t(cx), t(cy), *pos2, **extra).numpy())
     x = np.concatenate(parts, 1).astype(np.float32)
     return x, pos.astype(np.float32)
 

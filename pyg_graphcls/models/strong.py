@@ -108,6 +108,13 @@ class DirectionalConv(nn.Module):
         self.in_channels, self.out_channels, self.directions, self.aggr = in_channels, out_channels, directions, aggr
         self.lin = nn.Linear(in_channels, (directions + 1) * out_channels, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels))
+        # direction kernels of the 8 neighbours on a grid (grid_weight), fixed by `directions`: computed once
+        offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dx, dy) != (0, 0)]
+        lo, hi, frac = direction_basis(torch.tensor(offsets + [(0, 0)], dtype=torch.float32),
+                                       torch.tensor([list(range(8)), [8] * 8]), directions)
+        self.register_buffer("_tap_lo", lo, persistent=False)
+        self.register_buffer("_tap_hi", hi, persistent=False)
+        self.register_buffer("_tap_frac", frac, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -142,17 +149,11 @@ class DirectionalConv(nn.Module):
         """
         k1, co, ci = self.directions + 1, self.out_channels, self.in_channels
         w = self.lin.weight.view(k1, co, ci)
-        offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-        pos = torch.tensor(offsets + [(0, 0)], dtype=torch.float32, device=w.device)
-        nb = [i for i, o in enumerate(offsets) if o != (0, 0)]
-        ei = torch.tensor([nb, [len(offsets)] * len(nb)], device=w.device)
-        lo, hi, frac = direction_basis(pos, ei, self.directions)
-        taps = w.index_select(0, lo)
-        if frac is not None:
-            f = frac.to(w.dtype).view(-1, 1, 1)
-            taps = taps * (1 - f) + w.index_select(0, hi) * f
-        centre = offsets.index((0, 0))
-        taps = torch.cat([taps[:centre], w[self.directions:], taps[centre:]])  # 9 taps, row-major (dy, dx)
+        taps = w.index_select(0, self._tap_lo)  # the 8 neighbours, row-major (dy, dx) without the centre
+        if self._tap_frac is not None:
+            f = self._tap_frac.to(w.dtype).view(-1, 1, 1)
+            taps = taps * (1 - f) + w.index_select(0, self._tap_hi) * f
+        taps = torch.cat([taps[:4], w[self.directions:], taps[4:]])  # + the self matrix in the middle: 9 taps
         return taps.view(3, 3, co, ci).permute(2, 3, 0, 1)
 
     def forward_grid(self, x: Tensor, shape: tuple[int, int, int]) -> Tensor:

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Data
 
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.graphs import superpixel_graph
@@ -228,9 +229,44 @@ def test_shape_features_against_numpy_fit():
                                0.02 * vy / (vy + GRADIENT_RIDGE) * np.sqrt(63)], rtol=1e-5)
 
 
+def test_quadrant_features_against_pixel_loop():
+    """quadrants against a loop over pixels splitting each unit-square pixel at the centroid by area."""
+    from pyg_graphcls.graphs.superpixels import QUADRANT_PRIOR, feature_names, segment_features
+    rng = np.random.default_rng(1)
+    h, w = 6, 8
+    img = rng.random((h, w, 2))
+    seg = np.zeros((h, w), np.int64)
+    seg[:, 5:] = 1
+    seg[4:, :2] = 2
+    seg[0, 0] = 3
+    x, _ = segment_features(img, seg, ("mean", "quadrants"))
+    assert feature_names(("quadrants",), 2) == [f"quad_{q}_{c}" for q in ("tl", "tr", "bl", "br") for c in (0, 1)]
+    for s in range(4):
+        ys, xs = np.nonzero(seg == s)
+        cx, cy = xs.mean(), ys.mean()
+        mean = img[ys, xs].mean(0)
+        for qi, (right, bottom) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+            wsum, vsum = 0.0, np.zeros(2)
+            for yy, xx in zip(ys, xs):  # share of the square [xx-.5, xx+.5] x [yy-.5, yy+.5] in the quadrant
+                fx = min(max(xx + 0.5 - cx, 0), 1)
+                fy = min(max(yy + 0.5 - cy, 0), 1)
+                share = (fx if right else 1 - fx) * (fy if bottom else 1 - fy)
+                wsum += share
+                vsum += share * img[yy, xx]
+            want = (vsum - wsum * mean) / (wsum + QUADRANT_PRIOR)
+            assert np.allclose(x[s, 2 + 2 * qi:4 + 2 * qi], want, atol=1e-6), (s, qi)
+    assert np.allclose(x[3, 2:], 0)  # one pixel: every quadrant at the region mean
+    # hand-worked: a 2x2 region with values 0, 1 / 0, 1 (dark left column): centroid (0.5, 0.5), each pixel
+    # wholly in its quadrant, mean 0.5; left quadrants (0 - 0.5) / (1 + prior), right ones +0.5 / (1 + prior)
+    two = np.array([[0.0, 1.0], [0.0, 1.0]])[..., None]
+    xq, _ = segment_features(two, np.zeros((2, 2), np.int64), ("quadrants",))
+    d = 0.5 / (1 + QUADRANT_PRIOR)
+    assert np.allclose(xq[0], [-d, d, -d, d])
+
+
 @pytest.mark.parametrize("use_cpp", [False, None])
 def test_shape_features_batched_equal_per_image(digits, use_cpp):
-    feats = FEATS + ("moments", "gradient")
+    feats = FEATS + ("moments", "gradient", "quadrants")
     for imgs in (digits[0][:6], photos()):
         segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
         data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=feats, use_cpp=use_cpp)
@@ -242,10 +278,10 @@ def test_shape_features_batched_equal_per_image(digits, use_cpp):
 
 @pytest.mark.parametrize("turn", ["flip", 90.0, -90.0])
 def test_augment_turns_shape_features_like_the_image(digits, turn):
-    """Flip/rotate the graph's moments/gradient columns == the features of the flipped/rotated image."""
+    """Flip/rotate the graph's moments/gradient/quadrant columns == the features of the flipped/rotated image."""
     from pyg_graphcls.graphs.augment import GraphAugment
     from pyg_graphcls.graphs.superpixels import feature_names
-    feats = ("centroid", "moments", "gradient")
+    feats = ("centroid", "moments", "gradient", "quadrants")
     img = as_image(digits[0][3])
     seg = slic_segments(img, 40)
     g = graph_from_segments(img, seg, features=feats, edge_attr=())
@@ -261,3 +297,19 @@ def test_augment_turns_shape_features_like_the_image(digits, turn):
                               edge_attr=())
     assert torch.allclose(out.pos, ref.pos, atol=1e-4)  # same segment ids, so rows correspond
     assert torch.allclose(out.x, ref.x, atol=1e-4)
+
+
+def test_augment_quadrants_between_right_angles():
+    """A 45-degree turn gives each quadrant the mean of the two it lies between (y down: +45 moves tl
+    towards tr); flip then turn composes in that order; other columns are untouched."""
+    from pyg_graphcls.graphs.augment import GraphAugment
+    names = ["mean_0", "quad_tl_0", "quad_tr_0", "quad_bl_0", "quad_br_0"]
+    x = torch.tensor([[0.7, 1.0, 2.0, 3.0, 4.0]])
+    g = Data(x=x.clone(), pos=torch.tensor([[13.5, 13.5]]), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    aug = GraphAugment(flip=0.0, rotate=45.0, features=names, edge_attr=())
+    aug._rand = lambda: 1.0  # angle +45
+    out = aug(g).x[0]
+    # ring tl, tr, br, bl = 1, 2, 4, 3; new tr = (tl + tr) / 2, new br = (tr + br) / 2, new bl = (br + bl) / 2
+    assert torch.allclose(out, torch.tensor([0.7, (1 + 3) / 2, (1 + 2) / 2, (4 + 3) / 2, (2 + 4) / 2]))
+    flip = GraphAugment(flip=1.0, features=names, edge_attr=())
+    assert torch.equal(flip(g).x[0], torch.tensor([0.7, 2.0, 1.0, 4.0, 3.0]))

@@ -12,8 +12,9 @@ for it). Every change to ``pos`` is carried to what depends on it:
   ``centroid_x``/``centroid_y`` become ``pos / (size - 1)``; a bounding box
   (``bbox_x0`` ... ``bbox_y1``) is mirrored by a flip and otherwise moved with
   its centroid (a rotated box is not axis-aligned: translating it is the
-  approximation used); region shape (``moment_*``) and value slope
-  (``grad_*``) columns are mirrored and turned with the image.
+  approximation used); region shape (``moment_*``), value slope
+  (``grad_*``) and quadrant (``quad_*``) columns are mirrored and turned with
+  the image.
 
 Why these: Fashion-MNIST items are left/right symmetric classes (a shoe
 pointing left is still a shoe), so a horizontal flip is label-preserving; small
@@ -77,6 +78,29 @@ def drop_nodes(data: Data, p: float, generator: Optional[torch.Generator] = None
     return out
 
 
+def _turn_quadrants(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
+    """Mirror, then rotate, the ``quad_{tl,tr,bl,br}_c`` columns of ``x`` in place: a flip swaps left
+    and right; a turn moves each value round the centroid, exactly for multiples of 90 degrees and
+    interpolated linearly in angle between neighbouring quadrants otherwise (an approximation)."""
+    ring = ("tl", "tr", "br", "bl")  # quadrant centres at -135, -45, 45, 135 degrees (y grows downwards)
+    steps = angle / 90.0
+    for name in [n for n in col if n.startswith("quad_tl_")]:
+        c = name[len("quad_tl_"):]
+        idx = [col.get(f"quad_{q}_{c}") for q in ring]
+        if any(i is None for i in idx):
+            continue
+        vals = x[:, idx].clone()
+        if flipped:
+            vals = vals[:, [1, 0, 3, 2]]  # tl <-> tr, br <-> bl
+        if steps:
+            src = torch.arange(4, dtype=torch.float64) - steps  # where each new quadrant's value comes from
+            lo = torch.floor(src)
+            frac = (src - lo).to(vals.dtype)
+            lo = lo.long() % 4
+            vals = vals[:, lo] * (1 - frac) + vals[:, (lo + 1) % 4] * frac
+        x[:, idx] = vals
+
+
 def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
     """Mirror, then rotate by ``angle`` degrees, the ``moments``/``gradient`` columns of ``x`` in place
     (:func:`~pyg_graphcls.graphs.superpixels.shape_features`): a gradient turns as a vector, the
@@ -91,6 +115,7 @@ def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float)
         if flipped:
             gx = -gx
         x[:, col[name]], x[:, col[other]] = cos * gx - sin * gy, sin * gx + cos * gy
+    _turn_quadrants(x, col, flipped, angle)
     if all(k in col for k in ("moment_sx", "moment_sy", "moment_rho")):
         sx, sy, rho = (x[:, col[k]].clone() for k in ("moment_sx", "moment_sy", "moment_rho"))
         if flipped:

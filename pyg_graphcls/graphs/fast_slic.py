@@ -41,7 +41,7 @@ from torch_geometric.data import Data
 from ..errors import GraphclsError
 from . import _slic_cpu
 from .edges import edge_features
-from .superpixels import _check_features, default_compactness, shape_features
+from .superpixels import _check_features, default_compactness, quadrant_features, quadrant_weights, shape_features
 
 __all__ = ["batched_slic", "rgb_to_lab", "segments_to_storage", "superpixel_graphs", "storage_to_list",
            "as_image_batch"]
@@ -295,7 +295,7 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     f64 = torch.float64 if dev.type != "mps" else torch.float32
     # segment id of every pixel over the batch (the tensor path's sums, the bbox and the shape features need it)
     gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) \
-        if (mod is None or any(f in ("bbox", "moments", "gradient") for f in features)) else None
+        if (mod is None or any(f in ("bbox", "moments", "gradient", "quadrants") for f in features)) else None
     if gid is not None:  # pixel rows and columns, as float64, in gid's order
         rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
         cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
@@ -320,6 +320,15 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     pos = torch.stack([cx, cy], 1)                          # [B*M, 2] float64
     sx, sy = float(max(W - 1, 1)), float(max(H - 1, 1))
     parts, mean, pos2 = [], None, None
+
+    def values_and_mean() -> tuple[Tensor, Tensor]:  # pixel values [B*H*W, C] in [0, 1] and segment means
+        v = flat
+        if v is None:  # the compiled path reads uint8 as it is
+            v = img.reshape(B * H * W, C).to(f64)
+            v = v / 255.0 if img.dtype == torch.uint8 else v
+        m = mean if mean is not None else (sum_c if sum_c is not None else ssum(v)) / safe[:, None]
+        return v, m
+
     for f in features:
         if f in ("mean", "std") and mean is None:
             mean = sum_c / safe[:, None]
@@ -337,13 +346,13 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
                 pos2 = [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
             extra = {}
             if f == "gradient":
-                if flat is None:  # the compiled path reads uint8 as it is
-                    flat = img.reshape(B * H * W, C).to(f64)
-                    flat = flat / 255.0 if img.dtype == torch.uint8 else flat
-                if mean is None:
-                    mean = (sum_c if sum_c is not None else ssum(flat)) / safe[:, None]
+                flat, mean = values_and_mean()
                 extra = {"mean": mean, "sxc": ssum(flat * cols[:, None]), "syc": ssum(flat * rows[:, None])}
             parts.append(shape_features(f, cnt, cx, cy, *pos2, **extra))
+        elif f == "quadrants":
+            flat, mean = values_and_mean()
+            w4 = quadrant_weights(cols - cx[gid], rows - cy[gid])
+            parts.append(quadrant_features(ssum(w4), ssum(w4[:, :, None] * flat[:, None, :]), mean))
         elif f == "bbox":
             ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
             ic = torch.arange(W, device=dev).repeat(H * B)

@@ -81,6 +81,21 @@ def direction_basis(pos: Tensor, edge_index: Tensor, directions: int = 8):
     return lo, (lo + 1) % directions, frac
 
 
+def ring_basis(pos: Tensor, edge_index: Tensor, radii: Sequence[float]) -> tuple[Tensor, Tensor]:
+    """Which distance rings each edge uses: ``(inner [E] long, share of the next ring [E])``.
+
+    The edge length ``|pos[src] - pos[dst]|`` is interpolated linearly between
+    the ring radii (clamped to the first and last), a degree-1 B-spline over the
+    distance as :func:`direction_basis` is over the angle: together the polar
+    pseudo-coordinates of SplineCNN/MoNet.
+    """
+    r = torch.as_tensor(radii, dtype=pos.dtype, device=pos.device)
+    d = (pos[edge_index[0]] - pos[edge_index[1]]).norm(dim=1).clamp(float(r[0]), float(r[-1]))
+    inner = (torch.searchsorted(r, d.contiguous(), right=True) - 1).clamp(0, len(radii) - 2)
+    frac = (d - r[inner]) / (r[inner + 1] - r[inner])
+    return inner, frac
+
+
 class DirectionalConv(nn.Module):
     r"""Direction-aware graph convolution.
 
@@ -99,14 +114,21 @@ class DirectionalConv(nn.Module):
     ``C_out`` values per edge (two where the angle falls between kernels).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, directions: int = 8, aggr: str = "sum") -> None:
+    def __init__(self, in_channels: int, out_channels: int, directions: int = 8, aggr: str = "sum",
+                 radii: Sequence[float] = ()) -> None:
         super().__init__()
         if aggr not in ("sum", "mean"):
             raise GraphclsError(f"aggr must be 'sum' or 'mean', got {aggr!r}")
         if directions < 1:
             raise GraphclsError(f"directions must be >= 1, got {directions}")
+        radii = tuple(float(r) for r in radii)
+        if len(radii) == 1 or any(b <= a for a, b in zip(radii, radii[1:])) or any(r < 0 for r in radii):
+            raise GraphclsError(f"radii must be empty or at least two increasing distances >= 0, got {radii}")
         self.in_channels, self.out_channels, self.directions, self.aggr = in_channels, out_channels, directions, aggr
-        self.lin = nn.Linear(in_channels, (directions + 1) * out_channels, bias=False)
+        self.radii = radii
+        self.rings = max(len(radii), 1)
+        self.kernels = self.rings * directions  # neighbour kernels; the self kernel comes after them
+        self.lin = nn.Linear(in_channels, (self.kernels + 1) * out_channels, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         # direction kernels of the 8 neighbours on a grid (grid_weight), fixed by `directions`: computed once
         offsets = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dx, dy) != (0, 0)]
@@ -119,26 +141,38 @@ class DirectionalConv(nn.Module):
 
     def reset_parameters(self) -> None:
         # each output sums ~(1 + number of neighbours) terms: fan-in of a 3x3 conv
-        bound = math.sqrt(6.0 / (self.in_channels * (self.directions + 1)))  # He-uniform
+        bound = math.sqrt(6.0 / (self.in_channels * (self.directions + 1)))  # He-uniform (one ring's taps)
         nn.init.uniform_(self.lin.weight, -bound, bound)
         nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, edge_index: Tensor, basis) -> Tensor:
-        n, k1, c = x.size(0), self.directions + 1, self.out_channels
+        n, k1, c = x.size(0), self.kernels + 1, self.out_channels
         y = self.lin(x).view(n * k1, c)
         src, dst = edge_index
-        lo, hi, frac = basis
+        lo, hi, frac = basis[:3]
         base = src * k1
-        msg = y.index_select(0, base + lo)
-        if frac is not None:
-            f = frac.to(msg.dtype).unsqueeze(1)
-            msg = msg * (1 - f) + y.index_select(0, base + hi) * f
+        if self.rings > 1:  # basis[3:]: ring_basis of the edges (inner ring, share of the outer one)
+            ring, rfrac = basis[3], basis[4].to(y.dtype).unsqueeze(1)
+            msg = None
+            for r_idx, r_w in ((ring, 1 - rfrac), ((ring + 1).clamp(max=self.rings - 1), rfrac)):
+                m = self._gather(y, base + r_idx * self.directions, lo, hi, frac) * r_w
+                msg = m if msg is None else msg + m
+        else:
+            msg = self._gather(y, base, lo, hi, frac)
         out = torch.zeros(n, c, dtype=msg.dtype, device=x.device).index_add_(0, dst, msg)
         if self.aggr == "mean":
             deg = torch.zeros(n, dtype=msg.dtype, device=x.device).index_add_(
                 0, dst, torch.ones_like(dst, dtype=msg.dtype))
             out = out / deg.clamp(min=1).unsqueeze(1)
-        return out + y.view(n, k1, c)[:, self.directions] + self.bias
+        return out + y.view(n, k1, c)[:, self.kernels] + self.bias
+
+    @staticmethod
+    def _gather(y: Tensor, base: Tensor, lo: Tensor, hi: Optional[Tensor], frac: Optional[Tensor]) -> Tensor:
+        msg = y.index_select(0, base + lo)
+        if frac is not None:
+            f = frac.to(msg.dtype).unsqueeze(1)
+            msg = msg * (1 - f) + y.index_select(0, base + hi) * f
+        return msg
 
     def grid_weight(self) -> Tensor:
         """``[C_out, C_in, 3, 3]``: the ``conv2d`` kernel this layer is on an 8-neighbour grid (``aggr="sum"``).
@@ -164,8 +198,9 @@ class DirectionalConv(nn.Module):
         neighbours). The node-major layout is channels-last, so no copy is made
         on the way in or out.
         """
-        if self.aggr != "sum":
-            raise GraphclsError("forward_grid is the sum-aggregation layer; this one aggregates by mean")
+        if self.aggr != "sum" or self.rings > 1:
+            raise GraphclsError(f"forward_grid is the sum-aggregation, direction-only layer (this one: "
+                                f"aggr={self.aggr!r}, radii={self.radii})")
         b, h, w = shape
         x4 = x.view(b, h, w, self.in_channels).permute(0, 3, 1, 2)
         out = F.conv2d(x4, self.grid_weight(), self.bias, padding=1)
@@ -173,7 +208,7 @@ class DirectionalConv(nn.Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"directions={self.directions}, aggr={self.aggr})")
+                f"directions={self.directions}, aggr={self.aggr}" + (f", radii={self.radii})" if self.radii else ")"))
 
 
 def full_grid_layout(pos: Tensor, edge_index: Tensor, batch: Tensor, size: int) -> Optional[tuple[int, int, Tensor]]:
@@ -365,7 +400,8 @@ class DirConvNet(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (48, 48, 48, 48),
                  pool_after: Sequence[int] = (), pool_sizes: Sequence[float] = (), directions: int = 8,
-                 aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, dense_grid: bool = True) -> None:
+                 aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, dense_grid: bool = True,
+                 input_norm: bool = False, radii: Sequence[float] = ()) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         _check_sizes(in_channels, num_classes, directions=directions, blocks=len(widths) or 0,
@@ -379,16 +415,18 @@ class DirConvNet(nn.Module):
             raise GraphclsError(f"pe_steps must be >= 0, got {pe_steps}")
         self.pool_at = dict(zip(pool_after, pool_sizes))
         self.directions, self.pe_steps = directions, int(pe_steps)
-        self.embed = nn.Sequential(nn.Linear(in_channels + self.pe_steps, widths[0]), nn.BatchNorm1d(widths[0]),
-                                   nn.ReLU())
+        first = [nn.BatchNorm1d(in_channels + self.pe_steps)] if input_norm else []
+        self.embed = nn.Sequential(*first, nn.Linear(in_channels + self.pe_steps, widths[0]),
+                                   nn.BatchNorm1d(widths[0]), nn.ReLU())
         self.blocks = nn.ModuleList()
         c = widths[0]
         for w in widths:
-            self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, aggr), c, w, dropout))
+            self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, aggr, radii), c, w, dropout))
             c = w
         self.readout = MultiScaleReadout(widths, num_classes, dropout)
         ordered = [self.pool_at[i] for i in sorted(self.pool_at)]
-        self.dense_grid = bool(dense_grid) and aggr == "sum" and ordered == [2.0 ** (j + 1) for j in
+        self.radii = tuple(float(r) for r in radii)
+        self.dense_grid = bool(dense_grid) and aggr == "sum" and not self.radii and ordered == [2.0 ** (j + 1) for j in
                                                                              range(len(ordered))]
 
     def reset_parameters(self) -> None:
@@ -408,15 +446,19 @@ class DirConvNet(nn.Module):
             if layout is not None and layout[0] % step == 0 and layout[1] % step == 0:
                 return self._forward_grid(x.index_select(0, layout[2]), size, layout[0], layout[1])
         h = self.embed(x)
-        basis = direction_basis(pos, edge_index, self.directions)
+        basis = self._basis(pos, edge_index)
         stages = []
         for i, block in enumerate(self.blocks):
             h = block(h, edge_index, basis)
             stages.append((h, batch))
             if i in self.pool_at:
                 h, pos, edge_index, batch, _ = grid_pool(h, pos, edge_index, batch, self.pool_at[i], size)
-                basis = direction_basis(pos, edge_index, self.directions)
+                basis = self._basis(pos, edge_index)
         return self.readout(stages, size)
+
+    def _basis(self, pos: Tensor, edge_index: Tensor) -> tuple:
+        basis = direction_basis(pos, edge_index, self.directions)
+        return basis + ring_basis(pos, edge_index, self.radii) if self.radii else basis
 
     def _forward_grid(self, x: Tensor, b: int, h_: int, w_: int) -> Tensor:
         """:meth:`forward` on ``b`` complete grids whose nodes ``x`` are in row-major order (see ``dense_grid``)."""
@@ -435,7 +477,9 @@ class DirConvNet(nn.Module):
 
 @register_model("dirconv")
 def dirconv(in_channels: int, num_classes: int, hidden: int = 48, num_layers: int = 4, directions: int = 8,
-            aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0) -> DirConvNet:
+            aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, input_norm: bool = False,
+            pool_after: Sequence[int] = (), pool_sizes: Sequence[float] = (),
+            radii: Sequence[float] = ()) -> DirConvNet:
     """Superpixel graphs: 4 residual direction-aware blocks x 48, mean aggregation, multi-scale readout (~88k).
 
     Why mean: a kNN graph gives every node the same in-degree, and mean keeps
@@ -444,7 +488,8 @@ def dirconv(in_channels: int, num_classes: int, hidden: int = 48, num_layers: in
     angle) are what lifts superpixel accuracy over isotropic GCN/GIN.
     """
     return DirConvNet(in_channels, num_classes, [hidden] * num_layers, directions=directions, aggr=aggr,
-                      dropout=dropout, pe_steps=pe_steps)
+                      dropout=dropout, pe_steps=pe_steps, input_norm=input_norm, pool_after=pool_after,
+                      pool_sizes=pool_sizes, radii=radii)
 
 
 @register_model("dirconv-grid")

@@ -285,6 +285,37 @@ def test_dirconv_rings_and_input_norm_options(sp_graphs):
         DirectionalConv(2, 2, radii=(1.0, 2.0)).forward_grid(torch.zeros(4, 2), (1, 2, 2))
 
 
+def test_dirconv_global_attention_is_per_graph(sp_graphs):
+    """attention_after: a graph's logits do not depend on what else is in the batch (padding masked),
+    nor on its node order; the layer mixes nodes (changing one node's features changes the others)."""
+    from pyg_graphcls.models.strong import GlobalAttention
+    torch.manual_seed(0)
+    f = sp_graphs[0].x.size(1)
+    m = create_model("dirconv", in_channels=f, num_classes=10, hidden=16, attention_after=(0, 1), heads=4)
+    assert sum(p.numel() for p in m.parameters()) <= BUDGET
+    m.eval()
+    small = sorted(sp_graphs[:6], key=lambda g: g.num_nodes)
+    alone = m(Batch.from_data_list([small[0]]))
+    mixed = m(Batch.from_data_list([small[-1], small[0], small[3]]))
+    assert torch.allclose(mixed[1], alone[0], atol=1e-5)
+    perm = torch.randperm(small[0].num_nodes)
+    g = small[0].clone()
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(perm.numel())
+    g.x, g.pos, g.edge_index = g.x[perm], g.pos[perm], inv[g.edge_index]
+    g.edge_attr = None
+    assert torch.allclose(m(Batch.from_data_list([g])), alone, atol=1e-4)
+    att = GlobalAttention(8, 2).eval()
+    h, batch = torch.randn(5, 8), torch.zeros(5, dtype=torch.long)
+    h2 = h.clone()
+    h2[0] += 1
+    assert not torch.allclose(att(h, batch, 1)[1:], att(h2, batch, 1)[1:])
+    with pytest.raises(GraphclsError, match="heads"):
+        GlobalAttention(10, 4)
+    with pytest.raises(GraphclsError, match="attention_after"):
+        create_model("dirconv", in_channels=f, num_classes=10, attention_after=(4,))
+
+
 def test_grid_pool_is_2x2_max_pool():
     torch.manual_seed(0)
     h = w = 6

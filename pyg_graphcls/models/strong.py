@@ -347,6 +347,34 @@ def _check_sizes(in_channels: int, num_classes: int, **named: int) -> None:
 
 
 # ------------------------------------------------------------------ DirConvNet
+class GlobalAttention(nn.Module):
+    """``h + Dropout(MHA(BN(h)))`` over all nodes of each graph (a graph transformer's global layer).
+
+    Why: message passing on a kNN graph sees a few hops; one attention layer
+    lets every region read every other (GraphGPS-style local + global mixing).
+    Graphs are padded with :func:`torch_geometric.utils.to_dense_batch` and the
+    padding is masked out, so a graph's output does not depend on the batch.
+    """
+
+    def __init__(self, channels: int, heads: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        if channels % heads:
+            raise GraphclsError(f"attention heads ({heads}) must divide the width ({channels})")
+        self.norm = nn.BatchNorm1d(channels)
+        self.attn = nn.MultiheadAttention(channels, heads, dropout=dropout, batch_first=True)
+        self.dropout = dropout
+
+    def reset_parameters(self) -> None:
+        self.norm.reset_parameters()
+        self.attn._reset_parameters()
+
+    def forward(self, h: Tensor, batch: Tensor, size: int) -> Tensor:
+        from torch_geometric.utils import to_dense_batch
+        dense, mask = to_dense_batch(self.norm(h), batch, batch_size=size)
+        out, _ = self.attn(dense, dense, dense, key_padding_mask=~mask, need_weights=False)
+        return h + F.dropout(out[mask], self.dropout, self.training)
+
+
 class _ResBlock(nn.Module):
     """``h + ReLU(BN(conv(h)))`` (a linear projection of ``h`` when the width changes).
 
@@ -401,7 +429,8 @@ class DirConvNet(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (48, 48, 48, 48),
                  pool_after: Sequence[int] = (), pool_sizes: Sequence[float] = (), directions: int = 8,
                  aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, dense_grid: bool = True,
-                 input_norm: bool = False, radii: Sequence[float] = ()) -> None:
+                 input_norm: bool = False, radii: Sequence[float] = (), attention_after: Sequence[int] = (),
+                 heads: int = 4) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         _check_sizes(in_channels, num_classes, directions=directions, blocks=len(widths) or 0,
@@ -423,10 +452,14 @@ class DirConvNet(nn.Module):
         for w in widths:
             self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, aggr, radii), c, w, dropout))
             c = w
+        attention_after = [int(a) for a in attention_after]
+        if any(not 0 <= a < len(widths) for a in attention_after):
+            raise GraphclsError(f"attention_after {attention_after} must index blocks 0..{len(widths) - 1}")
+        self.attention = nn.ModuleDict({str(a): GlobalAttention(widths[a], heads, dropout) for a in attention_after})
         self.readout = MultiScaleReadout(widths, num_classes, dropout)
         ordered = [self.pool_at[i] for i in sorted(self.pool_at)]
         self.radii = tuple(float(r) for r in radii)
-        self.dense_grid = bool(dense_grid) and aggr == "sum" and not self.radii and ordered == [2.0 ** (j + 1) for j in
+        self.dense_grid = bool(dense_grid) and aggr == "sum" and not self.radii and not attention_after and ordered == [2.0 ** (j + 1) for j in
                                                                              range(len(ordered))]
 
     def reset_parameters(self) -> None:
@@ -435,6 +468,8 @@ class DirConvNet(nn.Module):
                 m.reset_parameters()
         for b in self.blocks:
             b.reset_parameters()
+        for a in self.attention.values():
+            a.reset_parameters()
         self.readout.reset_parameters()
 
     def forward(self, data) -> Tensor:
@@ -450,6 +485,8 @@ class DirConvNet(nn.Module):
         stages = []
         for i, block in enumerate(self.blocks):
             h = block(h, edge_index, basis)
+            if str(i) in self.attention:
+                h = self.attention[str(i)](h, batch, size)
             stages.append((h, batch))
             if i in self.pool_at:
                 h, pos, edge_index, batch, _ = grid_pool(h, pos, edge_index, batch, self.pool_at[i], size)
@@ -479,7 +516,7 @@ class DirConvNet(nn.Module):
 def dirconv(in_channels: int, num_classes: int, hidden: int = 48, num_layers: int = 4, directions: int = 8,
             aggr: str = "mean", dropout: float = 0.0, pe_steps: int = 0, input_norm: bool = False,
             pool_after: Sequence[int] = (), pool_sizes: Sequence[float] = (),
-            radii: Sequence[float] = ()) -> DirConvNet:
+            radii: Sequence[float] = (), attention_after: Sequence[int] = (), heads: int = 4) -> DirConvNet:
     """Superpixel graphs: 4 residual direction-aware blocks x 48, mean aggregation, multi-scale readout (~88k).
 
     Why mean: a kNN graph gives every node the same in-degree, and mean keeps
@@ -489,7 +526,7 @@ def dirconv(in_channels: int, num_classes: int, hidden: int = 48, num_layers: in
     """
     return DirConvNet(in_channels, num_classes, [hidden] * num_layers, directions=directions, aggr=aggr,
                       dropout=dropout, pe_steps=pe_steps, input_norm=input_norm, pool_after=pool_after,
-                      pool_sizes=pool_sizes, radii=radii)
+                      pool_sizes=pool_sizes, radii=radii, attention_after=attention_after, heads=heads)
 
 
 @register_model("dirconv-grid")

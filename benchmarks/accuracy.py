@@ -8,7 +8,9 @@ Every run is one :func:`pyg_graphcls.recipes.run_recipe` call (the recipe fixes
 data, graph, model, lr, batch size and augmentation; ``--epochs`` overrides its
 epoch count for the whole table). Results are appended to the JSON file after
 each run, and runs already there (same recipe, dataset, size, seed, epochs,
-test size) are skipped, so an interrupted table continues where it stopped.
+test size, variant) are skipped, so an interrupted table continues where it stopped.
+``--overrides JSON --variant NAME`` runs an ablation of the recipes (e.g. another
+width) as its own row.
 Prints a Markdown table: test accuracy mean ± std over seeds, parameters,
 epochs, seconds per epoch (training + validation pass, this machine).
 """
@@ -29,7 +31,12 @@ from pyg_graphcls.recipes import RECIPES, get_recipe, run_recipe
 
 
 def _key(r: dict) -> tuple:
-    return (r["recipe"], r.get("dataset"), r.get("train_size"), r["seed"], r["epochs_asked"], r.get("test_size"))
+    return (r["recipe"], r.get("dataset"), r.get("train_size"), r["seed"], r["epochs_asked"], r.get("test_size"),
+            r.get("variant"))
+
+
+def _row_name(r: dict) -> str:
+    return r["recipe"] + (f" [{r['variant']}]" if r.get("variant") else "")
 
 
 def commit() -> str:
@@ -45,7 +52,7 @@ def table(runs: list[dict], order=None) -> str:
     groups: dict[tuple, list[dict]] = {}
     rank = {n: i for i, n in enumerate(order or [])}
     for r in sorted(runs, key=lambda r: (r["train_size"] or 0, rank.get(r["recipe"], len(rank)))):
-        groups.setdefault((r["train_size"], r["recipe"]), []).append(r)
+        groups.setdefault((r["train_size"], _row_name(r)), []).append(r)
     lines = ["| train images | recipe | model | graph | test acc. % (mean ± std) | seeds | params | epochs "
              "| s/epoch |", "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for (size, name), rs in groups.items():
@@ -71,7 +78,13 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--overrides", default=None,
+                    help='ablation: JSON merged into every recipe, e.g. \'{"model_kwargs": {"hidden": 40}}\'')
+    ap.add_argument("--variant", default=None, help="name of the --overrides ablation (a separate table row)")
     args = ap.parse_args(argv)
+    overrides = json.loads(args.overrides) if args.overrides else None
+    if overrides is not None and not args.variant:
+        ap.error("--overrides needs --variant NAME (its row in the table)")
     if args.threads:
         torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
@@ -80,6 +93,8 @@ def main(argv=None) -> None:
     sizes = [None if s.strip() == "all" else int(s) for s in args.train_sizes.split(",")]
     seeds = (list(range(int(args.seeds))) if "," not in args.seeds
              else [int(s) for s in args.seeds.split(",") if s.strip()])
+    if not seeds:
+        ap.error(f"--seeds {args.seeds!r} selects no seed (a count >= 1, or a list such as '0,' or '1,2')")
     path = Path(args.json)
     doc = json.loads(path.read_text()) if path.is_file() else {"runs": []}
     done = {_key(r) for r in doc["runs"]}
@@ -88,11 +103,14 @@ def main(argv=None) -> None:
             for seed in seeds:
                 probe = {"recipe": name, "dataset": args.dataset, "train_size": size, "seed": seed,
                          "epochs_asked": args.epochs, "test_size": args.test_size}
+                if args.variant:
+                    probe["variant"] = args.variant
                 if _key(probe) in done:
                     continue
                 t0 = time.perf_counter()
                 res = run_recipe(name, train_size=size, seed=seed, epochs=args.epochs, test_size=args.test_size,
-                                 dataset=args.dataset, device=args.device, workers=args.workers)
+                                 dataset=args.dataset, device=args.device, workers=args.workers,
+                                 overrides=overrides)
                 res.update(probe, wall_seconds=time.perf_counter() - t0, commit=commit(),
                            date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                            threads=torch.get_num_threads())
@@ -100,12 +118,12 @@ def main(argv=None) -> None:
                 doc = json.loads(path.read_text()) if path.is_file() else {"runs": []}
                 doc["runs"].append(res)
                 write_json(doc, path)
-                print(f"{name} n={size} seed={seed}: test {100 * res['test_accuracy']:.2f} % "
+                print(f"{_row_name(res)} n={size} seed={seed}: test {100 * res['test_accuracy']:.2f} % "
                       f"(val {100 * res['best_val_accuracy']:.2f} % @ {res['best_epoch']}), "
                       f"{res['seconds_per_epoch']:.1f} s/epoch", flush=True)
     wanted = [r for r in doc["runs"] if r["recipe"] in names and r["train_size"] in sizes
               and r.get("epochs_asked") == args.epochs and r.get("test_size") == args.test_size
-              and r.get("dataset") == args.dataset]
+              and r.get("dataset") == args.dataset and r.get("variant") == args.variant]
     print(table(wanted, names))
     sys.stdout.flush()
 

@@ -34,8 +34,8 @@ from torch_geometric.data import Dataset as PygDataset
 
 from .errors import GraphclsError
 
-__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "GRID_GRAPH", "get_recipe", "load_recipe_data", "run_recipe",
-           "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
+__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "GRID_GRAPH", "get_recipe",
+           "apply_overrides", "load_recipe_data", "run_recipe", "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
 
 #: superpixel graphs of every superpixel row: 75 SLIC regions (compactness 0.1 for grayscale),
 #: the richer node features (mean, std, centroid, area, bbox: 9 columns), kNN-8 edges
@@ -97,6 +97,21 @@ def get_recipe(name: str) -> dict:
     if name not in RECIPES:
         raise GraphclsError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
     return copy.deepcopy(RECIPES[name])
+
+
+def apply_overrides(recipe: dict, overrides: Optional[dict]) -> dict:
+    """``recipe`` with ``overrides`` applied: dict values (``model_kwargs``, ``graph_kwargs``,
+    ``augment``) are merged key by key, anything else replaced. Unknown keys are an error."""
+    out = copy.deepcopy(recipe)
+    for k, v in (overrides or {}).items():
+        if k not in _RECIPE_KEYS:
+            raise GraphclsError(f"unknown recipe key {k!r} in overrides; choose from {sorted(_RECIPE_KEYS)}")
+        out[k] = {**(out.get(k) or {}), **v} if isinstance(v, dict) and k != "note" else copy.deepcopy(v)
+    return out
+
+
+_RECIPE_KEYS = {"dataset", "graph", "graph_kwargs", "model", "model_kwargs", "epochs", "lr", "batch_size",
+                "augment", "note"}
 
 
 def split_indices(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -251,14 +266,17 @@ def load_recipe_data(recipe: dict, train_size: Optional[int] = None, test_size: 
 def run_recipe(name: str, train_size: Optional[int] = None, seed: int = 0, epochs: Optional[int] = None,
                test_size: Optional[int] = None, root: Optional[str | os.PathLike] = None,
                out_dir: Optional[str | os.PathLike] = None, device: str = "auto", progress: bool = False,
-               workers: Optional[int] = None, dataset: Optional[str] = None) -> dict:
+               workers: Optional[int] = None, dataset: Optional[str] = None,
+               overrides: Optional[dict] = None) -> dict:
     """Train recipe ``name`` once; return a dict of test accuracy, best validation accuracy,
     parameters, epochs and seconds per epoch (training + validation pass).
 
-    ``dataset`` replaces the recipe's data set (see :func:`load_recipe_data`)."""
+    ``dataset`` replaces the recipe's data set (see :func:`load_recipe_data`);
+    ``overrides`` changes the recipe for an ablation (:func:`apply_overrides`,
+    e.g. ``{"model_kwargs": {"hidden": 40}}``) and is recorded in the result."""
     from .models import create_model
     from .train import Trainer, load_checkpoint
-    recipe = get_recipe(name)
+    recipe = apply_overrides(get_recipe(name), overrides)
     if epochs is not None:
         recipe["epochs"] = int(epochs)
     t0 = time.perf_counter()
@@ -276,7 +294,7 @@ def run_recipe(name: str, train_size: Optional[int] = None, seed: int = 0, epoch
     try:
         trainer = Trainer(model, device=device, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                           lr=recipe["lr"], seed=seed, progress=progress, eval_train_size=0, out_dir=out_dir,
-                          checkpoint_extra={"recipe": name, "train_size": train_size,
+                          checkpoint_extra={"recipe": name, "train_size": train_size, "overrides": overrides,
                                                             "dataset": dataset or recipe["dataset"]})
         history = trainer.fit(train, val)
         best = Path(out_dir) / "checkpoint.pt"
@@ -293,4 +311,5 @@ def run_recipe(name: str, train_size: Optional[int] = None, seed: int = 0, epoch
             "best_val_accuracy": trainer.best_metric, "best_epoch": trainer.best_epoch, "epochs": len(history),
             "parameters": sum(p.numel() for p in model.parameters()),
             "seconds_per_epoch": sum(h["seconds"] for h in history) / max(len(history), 1),
-            "seconds_data": t_data, "seconds_test": t_test, "device": str(trainer.device)}
+            "seconds_data": t_data, "seconds_test": t_test, "device": str(trainer.device),
+            **({"overrides": overrides} if overrides else {})}

@@ -8,7 +8,7 @@ import torch
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.graphs.superpixels import feature_names
 from pyg_graphcls.models import create_model
-from pyg_graphcls.recipes import (RECIPES, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH, get_recipe,
+from pyg_graphcls.recipes import (RECIPES, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH, apply_overrides, get_recipe,
                                   load_recipe_data, run_recipe, split_indices)
 
 
@@ -91,6 +91,49 @@ def test_run_recipe_tiny(tiny_idx, tmp_path):
     assert (res["train"], res["val"], res["test"], res["epochs"]) == (29, 3, 8, 1)
     assert 0 <= res["test_accuracy"] <= 1 and res["parameters"] <= 100_000
     json.dumps(res)  # the benchmark writes it as JSON
+
+
+def test_recipe_overrides_merge_and_reach_the_model(tiny_idx, tmp_path):
+    r = apply_overrides(get_recipe("dirconv-rich"), {"model_kwargs": {"hidden": 8}, "lr": 0.5})
+    assert r["model_kwargs"] == {"hidden": 8} and r["lr"] == 0.5
+    assert r["graph_kwargs"] == RECIPES["dirconv-rich"]["graph_kwargs"] and RECIPES["dirconv-rich"]["lr"] == 2e-3
+    r = apply_overrides(get_recipe("dirconv-aug"), {"augment": {"flip": 0.0}})
+    assert r["augment"] == {**RECIPES["dirconv-aug"]["augment"], "flip": 0.0}  # merged, not replaced
+    with pytest.raises(GraphclsError, match="unknown recipe key"):
+        apply_overrides(get_recipe("dirconv"), {"modle_kwargs": {}})
+    small = run_recipe("dirconv", train_size=32, seed=0, epochs=1, test_size=8, root=tmp_path / "cache", workers=1,
+                       dataset=f"idx:{tiny_idx}", device="cpu", overrides={"model_kwargs": {"hidden": 8}})
+    assert small["overrides"] == {"model_kwargs": {"hidden": 8}}
+    assert small["parameters"] == sum(p.numel() for p in create_model(
+        "dirconv", in_channels=len(SUPERPIXEL_FEATURE_NAMES), num_classes=10, hidden=8).parameters())
+
+
+def test_accuracy_benchmark_variant_rows(tiny_idx, tmp_path, monkeypatch, capsys):
+    """benchmarks.accuracy --overrides/--variant: its own row next to the plain recipe; a run already in
+    the JSON is skipped; a seed list that selects nothing is refused."""
+    from benchmarks import accuracy
+    monkeypatch.setenv("PYG_GRAPHCLS_ROOT", str(tmp_path / "cache"))
+    calls = []
+
+    def fake_run(name, **kw):
+        calls.append((name, kw.get("overrides")))
+        return {"recipe": name, "model": "dirconv", "graph": "superpixels", "test_accuracy": 0.5 + 0.1 * len(calls),
+                "best_val_accuracy": 0.5, "best_epoch": 1, "epochs": 1, "parameters": 10, "seconds_per_epoch": 1.0}
+
+    monkeypatch.setattr(accuracy, "run_recipe", fake_run)
+    js = tmp_path / "acc.json"
+    base = ["--recipes", "dirconv", "--train-sizes", "32", "--seeds", "0,", "--epochs", "1", "--json", str(js)]
+    accuracy.main(base)
+    accuracy.main(base + ["--overrides", '{"model_kwargs": {"hidden": 8}}', "--variant", "h8"])
+    accuracy.main(base + ["--overrides", '{"model_kwargs": {"hidden": 8}}', "--variant", "h8"])  # skipped
+    assert calls == [("dirconv", None), ("dirconv", {"model_kwargs": {"hidden": 8}})]
+    runs = json.loads(js.read_text())["runs"]
+    assert [r.get("variant") for r in runs] == [None, "h8"]
+    assert "| 32 | dirconv [h8] |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        accuracy.main(base[:4] + ["--seeds", "0"])
+    with pytest.raises(SystemExit):
+        accuracy.main(base + ["--overrides", "{}"])
 
 
 def test_cli_train_recipe(tiny_idx, tmp_path):

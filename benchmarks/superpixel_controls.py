@@ -1,0 +1,111 @@
+"""Controls for the superpixel rows of issue 6: how much of the image do 75 regions keep, and how
+much of that does the graph model use?
+
+    python -m benchmarks.superpixel_controls --paint exact,voronoi --train-sizes 10000,all \
+        --seeds 0, --epochs 8 [--threads 1] [--json benchmarks/accuracy.json]
+
+Each control trains the ``cnn`` recipe (the same CNN as the pixel rows) on a *painted* copy of
+Fashion-MNIST, written once as IDX files under ``<cache root>/controls/<mode>-<n_train>``:
+
+- ``exact``: every pixel gets the mean of its SLIC region (the recipes' segmentation: the
+  batched path, 75 segments, compactness 0.1) — the picture the ``mean`` column describes
+  when the exact region shapes are known;
+- ``voronoi``: every pixel gets the mean of the region whose *centroid* is nearest — a picture
+  made from the graph's ``mean`` and ``centroid`` columns alone (no region shapes).
+
+The CNN on ``exact`` bounds what a model of the 75 region means can reach with a CNN's inductive
+bias; ``voronoi`` vs ``exact`` says how much the region shapes (which the graph has only as
+centroid, bbox and moments) are worth. Rows go to the accuracy JSON as ``cnn`` on dataset
+``idx:<dir>`` (``benchmarks.accuracy``'s table and skip logic).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pyg_graphcls.datasets import default_root, load_images
+from pyg_graphcls.datasets.idx import write_idx
+from pyg_graphcls.graphs.fast_slic import batched_slic
+
+MODES = ("exact", "voronoi")
+
+
+def paint(images: np.ndarray, mode: str = "exact", n_segments: int = 75, chunk: int = 1000) -> np.ndarray:
+    """uint8 ``[N, H, W]`` → the painted uint8 ``[N, H, W]`` (see the module docstring).
+
+    ``exact`` equals scikit-image's ``label2rgb(labels, image, kind="avg")`` per image (tested);
+    it is done here with one scatter per chunk of images instead of a Python loop over them.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"need grayscale images [N, H, W], got shape {images.shape}")
+    n, h, w = images.shape
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                            indexing="ij")
+    pix = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)  # [H*W, 2] as (x, y), like data.pos
+    out = []
+    for s in range(0, n, chunk):
+        im = torch.from_numpy(images[s:s + chunk])
+        lab, counts = batched_slic(im, n_segments)
+        b, m = im.size(0), int(counts.max())
+        gid = (lab.reshape(b, -1).long() + torch.arange(b).view(b, 1) * m).view(-1)
+
+        def ssum(v: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(b * m, dtype=torch.float64).index_add_(0, gid, v)
+
+        cnt = ssum(torch.ones(b * h * w, dtype=torch.float64))
+        mean = ssum(im.reshape(-1).double()) / cnt.clamp(min=1)
+        if mode == "exact":
+            val = mean[gid].view(b, h, w)
+        else:
+            cen = torch.stack([ssum(pix[:, 0].repeat(b)), ssum(pix[:, 1].repeat(b))], 1) / cnt.clamp(min=1)[:, None]
+            d = torch.cdist(pix.expand(b, h * w, 2), cen.view(b, m, 2))  # [B, H*W, M]
+            d.masked_fill_((cnt.view(b, 1, m) == 0), float("inf"))  # empty slots of smaller segmentations
+            val = mean.view(b, m).gather(1, d.argmin(2)).view(b, h, w)
+        out.append(val.round().clamp(0, 255).to(torch.uint8).numpy())
+    return np.concatenate(out) if out else images.copy()
+
+
+def painted_dir(mode: str, n_train: int, root: Path) -> Path:
+    """Write (once) the painted first ``n_train`` training images and the whole test set as IDX files."""
+    d = root / "controls" / f"{mode}-{n_train}"
+    if (d / "t10k-labels-idx1-ubyte").is_file():
+        return d
+    tri, trl, tei, tel, _, _ = load_images("fashion-mnist")
+    d.mkdir(parents=True, exist_ok=True)
+    write_idx(d / "train-images-idx3-ubyte", paint(tri[:n_train], mode))
+    write_idx(d / "train-labels-idx1-ubyte", trl[:n_train].astype(np.uint8))
+    write_idx(d / "t10k-images-idx3-ubyte", paint(tei, mode))
+    write_idx(d / "t10k-labels-idx1-ubyte", tel.astype(np.uint8))  # written last: marks the folder complete
+    return d
+
+
+def main(argv=None) -> None:
+    from . import accuracy
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paint", default="exact,voronoi", help=f"comma-separated, from: {', '.join(MODES)}")
+    ap.add_argument("--train-sizes", default="10000", help="comma-separated; 'all' = the whole training file")
+    ap.add_argument("--seeds", default="0,")
+    ap.add_argument("--epochs", default="8")
+    ap.add_argument("--threads", default=None)
+    ap.add_argument("--json", default="benchmarks/accuracy.json")
+    ap.add_argument("--root", default=None, help="cache root (default: the toolkit's)")
+    args = ap.parse_args(argv)
+    root = Path(args.root) if args.root else default_root()
+    n_full = len(load_images("fashion-mnist")[1])
+    for mode in [m.strip() for m in args.paint.split(",") if m.strip()]:
+        for size in [s.strip() for s in args.train_sizes.split(",") if s.strip()]:
+            n = n_full if size == "all" else int(size)
+            d = painted_dir(mode, n, root)
+            extra = ["--threads", args.threads] if args.threads else []
+            accuracy.main(["--recipes", "cnn", "--dataset", f"idx:{d}", "--train-sizes", size, "--seeds", args.seeds,
+                           "--epochs", args.epochs, "--json", args.json, "--workers", "1"] + extra)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""benchmarks.superpixel_controls: the painted images its CNN controls train on."""
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.superpixel_controls import paint
+from pyg_graphcls.datasets import load_idx_dir, sample_dir
+from pyg_graphcls.graphs.fast_slic import batched_slic
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_idx_dir(sample_dir())[0][:5]
+
+
+def test_exact_paint_equals_skimage_label2rgb_avg(images):
+    from skimage.color import label2rgb
+    lab, _ = batched_slic(torch.from_numpy(images), 75)
+    got = paint(images, "exact", chunk=2)  # chunks of 2: the result must not depend on the chunking
+    for i, img in enumerate(images):
+        ref = label2rgb(lab[i].numpy(), image=img.astype(np.float64), kind="avg", bg_label=-1)
+        ref = ref[..., 0] if ref.ndim == 3 else ref
+        assert np.array_equal(got[i], np.clip(np.round(ref), 0, 255).astype(np.uint8)), i
+
+
+def test_voronoi_paint_against_nearest_centroid_loop(images):
+    lab, _ = batched_slic(torch.from_numpy(images[:2]), 75)
+    got = paint(images[:2], "voronoi")
+    for i in range(2):
+        seg, img = lab[i].numpy(), images[i].astype(np.float64)
+        ids = np.unique(seg)
+        cen = np.array([[np.nonzero(seg == r)[1].mean(), np.nonzero(seg == r)[0].mean()] for r in ids])
+        means = np.array([img[seg == r].mean() for r in ids])
+        for y in range(0, 28, 3):
+            for x in range(0, 28, 3):
+                nearest = np.argmin(((cen - [x, y]) ** 2).sum(1))
+                assert got[i, y, x] == np.uint8(np.clip(np.round(means[nearest]), 0, 255)), (i, y, x)
+    assert not np.array_equal(got, paint(images[:2], "exact"))  # region shapes differ from the tessellation
+
+
+def test_paint_rejects_bad_input(images):
+    with pytest.raises(ValueError, match="mode"):
+        paint(images, "blur")
+    with pytest.raises(ValueError, match="grayscale"):
+        paint(images[0], "exact")

@@ -76,6 +76,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "dirconv-quad": {**_SP, "graph_kwargs": SUPERPIXEL_QUAD_GRAPH, "model": "dirconv", "model_kwargs": {},
                      "epochs": 30, "lr": 2e-3, "batch_size": 64,
                      "note": "dirconv on 18 node features: dirconv-rich's + each region's 2x2 quadrant means"},
+    "raster": {**_SP, "graph_kwargs": SUPERPIXEL_RICH_GRAPH, "model": "raster", "model_kwargs": {},
+               "epochs": 30, "lr": 2e-3, "batch_size": 64,
+               "note": "hybrid: 2 graph blocks, node features on a 14x14 lattice by nearest region, CNN 48-48-64"},
     "gatedgcn": {**_SP, "model": "gatedgcn", "model_kwargs": {}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                  "note": "GatedGCN 4 x 64, relative-position edge features"},
     # pixel grid and the CNN on the same pixels

@@ -47,7 +47,7 @@ def _inputs(name, real_images, sp_graphs, grid_graphs, n=4):
     return b, b.y, b.x.size(1)
 
 
-STRONG = ["dirconv", "dirconv-grid", "gatedgcn", "cnn"]
+STRONG = ["dirconv", "dirconv-grid", "gatedgcn", "raster", "cnn"]
 
 
 @pytest.mark.parametrize("name", STRONG)
@@ -77,7 +77,8 @@ def test_strong_tiny_run_learns(name, real_images, sp_graphs, grid_graphs):
     inp, y, f = _inputs(name, real_images, sp_graphs, grid_graphs, n=n)
     torch.manual_seed(0)
     kw = {"dirconv-grid": {"widths": (8, 8, 8), "pool_after": (0,), "pool_sizes": (2.0,)},
-          "cnn": {"widths": (8, 8, 8), "pool_after": (0,)}}.get(name, {"hidden": 16, "num_layers": 2})
+          "cnn": {"widths": (8, 8, 8), "pool_after": (0,)},
+          "raster": {"graph_widths": (16,), "cnn_widths": (16, 16)}}.get(name, {"hidden": 16, "num_layers": 2})
     m = create_model(name, in_channels=f, num_classes=10, **kw)
     opt = torch.optim.Adam(m.parameters(), 1e-2)
     m.train()
@@ -314,6 +315,39 @@ def test_dirconv_global_attention_is_per_graph(sp_graphs):
         GlobalAttention(10, 4)
     with pytest.raises(GraphclsError, match="attention_after"):
         create_model("dirconv", in_channels=f, num_classes=10, attention_after=(4,))
+
+
+def test_rasterize_nearest_against_loop():
+    """Each lattice cell takes its own graph's nearest node (cell centres ((i + 0.5) * step - 0.5) px);
+    an empty graph in the batch gives zeros; gradients reach the gathered features."""
+    from pyg_graphcls.models.strong import rasterize_nearest
+    torch.manual_seed(0)
+    pos = torch.rand(9, 2) * 8
+    h = torch.randn(9, 3, requires_grad=True)
+    batch = torch.tensor([0, 0, 0, 0, 2, 2, 2, 2, 2])  # graph 1 has no nodes
+    out = rasterize_nearest(h, pos, batch, 3, grid=4, image_size=8.0)
+    assert out.shape == (3, 3, 4, 4)
+    for b in (0, 2):
+        idx = (batch == b).nonzero().view(-1)
+        for i in range(4):
+            for j in range(4):
+                centre = torch.tensor([j * 2 + 0.5, i * 2 + 0.5])  # (x, y): column j, row i
+                k = idx[((pos[idx] - centre) ** 2).sum(1).argmin()]
+                assert torch.equal(out[b, :, i, j], h[k].detach()), (b, i, j)
+    assert torch.equal(out[1], torch.zeros(3, 4, 4))
+    out.sum().backward()
+    assert h.grad.abs().sum() > 0
+
+
+def test_raster_model_per_graph(sp_graphs):
+    b = Batch.from_data_list(sp_graphs[:3])
+    torch.manual_seed(0)
+    m = create_model("raster", in_channels=b.x.size(1), num_classes=10).eval()
+    assert sum(p.numel() for p in m.parameters()) <= BUDGET
+    alone = m(Batch.from_data_list([sp_graphs[1]]))
+    assert torch.allclose(m(b)[1], alone[0], atol=1e-5)
+    with pytest.raises(GraphclsError, match="image_size"):
+        create_model("raster", in_channels=3, num_classes=10, image_size=0)
 
 
 def test_grid_pool_is_2x2_max_pool():

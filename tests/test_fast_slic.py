@@ -264,9 +264,53 @@ def test_quadrant_features_against_pixel_loop():
     assert np.allclose(xq[0], [-d, d, -d, d])
 
 
+def test_occupancy_against_upsampled_mask():
+    """occupancy == the mean of the region's mask in each of the 3x3 equal blocks of its bounding box,
+    computed on the box upsampled 3x (where the cells are whole blocks of sub-pixels)."""
+    from pyg_graphcls.graphs.superpixels import feature_names, segment_features
+    rng = np.random.default_rng(3)
+    seg = rng.integers(0, 5, (7, 9))
+    x, _ = segment_features(np.zeros((7, 9, 1)), seg, ("occupancy",))
+    assert feature_names(("occupancy",), 1) == [f"occ_{r}{c}" for r in range(3) for c in range(3)]
+    for s in range(5):
+        ys, xs = np.nonzero(seg == s)
+        box = (seg[ys.min():ys.max() + 1, xs.min():xs.max() + 1] == s).astype(float)
+        bh, bw = box.shape
+        up = np.kron(box, np.ones((3, 3)))  # [3bh, 3bw]: cell (r, c) is the block [r bh:(r+1) bh, c bw:(c+1) bw]
+        want = [up[r * bh:(r + 1) * bh, c * bw:(c + 1) * bw].mean() for r in range(3) for c in range(3)]
+        assert np.allclose(x[s], want), s
+    # hand-worked: an L of 3 pixels in a 2x2 box; the missing bottom-right pixel covers cell 22 wholly,
+    # a quarter of the centre cell and half of cells 12 and 21
+    x, _ = segment_features(np.zeros((2, 2, 1)), np.array([[0, 0], [0, 1]]), ("occupancy",))
+    assert np.allclose(x[0], [1, 1, 1, 1, 0.75, 0.5, 1, 0.5, 0])
+    assert np.allclose(x[1], 1)  # a single pixel fills its own box
+
+
+def test_augment_occupancy_between_right_angles():
+    """The 8 outer occupancy cells lie 45 degrees apart: a 45-degree turn moves each one place on (clockwise
+    on screen), 22.5 degrees half-way; the centre cell and other columns stay; a flip swaps left and right."""
+    from pyg_graphcls.graphs.augment import GraphAugment
+    names = ["mean_0"] + [f"occ_{r}{c}" for r in range(3) for c in range(3)]
+    grid = torch.arange(9, dtype=torch.float32).view(3, 3)  # occ_rc = 3 r + c
+    flat = grid.flatten()
+    x = torch.cat([torch.tensor([0.7]), flat])[None]
+    g = Data(x=x.clone(), pos=torch.tensor([[13.5, 13.5]]), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    flip = GraphAugment(flip=1.0, features=names, edge_attr=())
+    assert torch.equal(flip(g).x[0, 1:].view(3, 3), grid.flip(1))
+    turn = GraphAugment(flip=0.0, rotate=90.0, features=names, edge_attr=())
+    ring = [0, 1, 2, 5, 8, 7, 6, 3]  # clockwise from the top left
+    turn._rand = lambda: 0.75  # angle +45: one place
+    out = turn(g).x[0]
+    assert all(out[1 + cell] == flat[ring[i - 1]] for i, cell in enumerate(ring))
+    turn._rand = lambda: 0.625  # angle +22.5: the mean of the cell and the one before it
+    out = turn(g).x[0]
+    assert all(out[1 + cell] == (flat[cell] + flat[ring[i - 1]]) / 2 for i, cell in enumerate(ring))
+    assert out[0] == x[0, 0] and out[1 + 4] == 4
+
+
 @pytest.mark.parametrize("use_cpp", [False, None])
 def test_shape_features_batched_equal_per_image(digits, use_cpp):
-    feats = FEATS + ("moments", "gradient", "quadrants")
+    feats = FEATS + ("moments", "gradient", "quadrants", "occupancy")
     for imgs in (digits[0][:6], photos()):
         segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
         data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=feats, use_cpp=use_cpp)
@@ -281,7 +325,7 @@ def test_augment_turns_shape_features_like_the_image(digits, turn):
     """Flip/rotate the graph's moments/gradient/quadrant columns == the features of the flipped/rotated image."""
     from pyg_graphcls.graphs.augment import GraphAugment
     from pyg_graphcls.graphs.superpixels import feature_names
-    feats = ("centroid", "moments", "gradient", "quadrants")
+    feats = ("centroid", "moments", "gradient", "quadrants", "occupancy")
     img = as_image(digits[0][3])
     seg = slic_segments(img, 40)
     g = graph_from_segments(img, seg, features=feats, edge_attr=())

@@ -13,8 +13,8 @@ for it). Every change to ``pos`` is carried to what depends on it:
   (``bbox_x0`` ... ``bbox_y1``) is mirrored by a flip and otherwise moved with
   its centroid (a rotated box is not axis-aligned: translating it is the
   approximation used); region shape (``moment_*``), value slope
-  (``grad_*``) and quadrant (``quad_*``) columns are mirrored and turned with
-  the image.
+  (``grad_*``), quadrant (``quad_*``) and occupancy (``occ_*``) columns are
+  mirrored and turned with the image.
 
 Why these: Fashion-MNIST items are left/right symmetric classes (a shoe
 pointing left is still a shoe), so a horizontal flip is label-preserving; small
@@ -78,12 +78,23 @@ def drop_nodes(data: Data, p: float, generator: Optional[torch.Generator] = None
     return out
 
 
+def _turn_ring(vals: torch.Tensor, steps: float) -> torch.Tensor:
+    """Move the values of ``vals [n, m]`` (cells at equal angles round a centre, clockwise on
+    screen) ``steps`` places on: exact for whole steps, interpolated linearly between two
+    neighbouring cells otherwise (an approximation)."""
+    m = vals.size(1)
+    src = torch.arange(m, dtype=torch.float64) - steps  # where each new cell's value comes from
+    lo = torch.floor(src)
+    frac = (src - lo).to(vals.dtype)
+    lo = lo.long() % m
+    return vals[:, lo] * (1 - frac) + vals[:, (lo + 1) % m] * frac
+
+
 def _turn_quadrants(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
     """Mirror, then rotate, the ``quad_{tl,tr,bl,br}_c`` columns of ``x`` in place: a flip swaps left
     and right; a turn moves each value round the centroid, exactly for multiples of 90 degrees and
     interpolated linearly in angle between neighbouring quadrants otherwise (an approximation)."""
     ring = ("tl", "tr", "br", "bl")  # quadrant centres at -135, -45, 45, 135 degrees (y grows downwards)
-    steps = angle / 90.0
     for name in [n for n in col if n.startswith("quad_tl_")]:
         c = name[len("quad_tl_"):]
         idx = [col.get(f"quad_{q}_{c}") for q in ring]
@@ -92,13 +103,25 @@ def _turn_quadrants(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> 
         vals = x[:, idx].clone()
         if flipped:
             vals = vals[:, [1, 0, 3, 2]]  # tl <-> tr, br <-> bl
-        if steps:
-            src = torch.arange(4, dtype=torch.float64) - steps  # where each new quadrant's value comes from
-            lo = torch.floor(src)
-            frac = (src - lo).to(vals.dtype)
-            lo = lo.long() % 4
-            vals = vals[:, lo] * (1 - frac) + vals[:, (lo + 1) % 4] * frac
-        x[:, idx] = vals
+        x[:, idx] = _turn_ring(vals, angle / 90.0) if angle else vals
+
+
+#: the 8 outer cells of the 3x3 ``occ_{row}{col}`` grid clockwise from the top left (45 degrees apart)
+_OCC_RING = ("occ_00", "occ_01", "occ_02", "occ_12", "occ_22", "occ_21", "occ_20", "occ_10")
+
+
+def _turn_occupancy(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
+    """Mirror, then rotate, the ``occ_*`` columns (3x3 cells of the region's box) in place: a flip
+    swaps the left and right columns; a turn moves the 8 outer cells round the centre cell, exact
+    for multiples of 90 degrees, interpolated between neighbours otherwise (the corner cells lie
+    farther out than the edge cells, so this is an approximation there)."""
+    if not all(k in col for k in _OCC_RING + ("occ_11",)):
+        return
+    idx = [col[k] for k in _OCC_RING]
+    vals = x[:, idx].clone()
+    if flipped:
+        vals = vals[:, [2, 1, 0, 7, 6, 5, 4, 3]]  # occ_r0 <-> occ_r2
+    x[:, idx] = _turn_ring(vals, angle / 45.0) if angle else vals
 
 
 def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float) -> None:
@@ -116,6 +139,7 @@ def _turn_shape_columns(x: torch.Tensor, col: dict, flipped: bool, angle: float)
             gx = -gx
         x[:, col[name]], x[:, col[other]] = cos * gx - sin * gy, sin * gx + cos * gy
     _turn_quadrants(x, col, flipped, angle)
+    _turn_occupancy(x, col, flipped, angle)
     if all(k in col for k in ("moment_sx", "moment_sy", "moment_rho")):
         sx, sy, rho = (x[:, col[k]].clone() for k in ("moment_sx", "moment_sy", "moment_rho"))
         if flipped:

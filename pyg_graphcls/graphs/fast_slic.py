@@ -41,7 +41,8 @@ from torch_geometric.data import Data
 from ..errors import GraphclsError
 from . import _slic_cpu
 from .edges import edge_features
-from .superpixels import _check_features, default_compactness, quadrant_features, quadrant_weights, shape_features
+from .superpixels import (_check_features, default_compactness, occupancy_weights, quadrant_features, quadrant_weights,
+                          shape_features)
 
 __all__ = ["batched_slic", "rgb_to_lab", "segments_to_storage", "superpixel_graphs", "storage_to_list",
            "as_image_batch"]
@@ -295,7 +296,7 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     f64 = torch.float64 if dev.type != "mps" else torch.float32
     # segment id of every pixel over the batch (the tensor path's sums, the bbox and the shape features need it)
     gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) \
-        if (mod is None or any(f in ("bbox", "moments", "gradient", "quadrants") for f in features)) else None
+        if (mod is None or any(f in ("bbox", "moments", "gradient", "quadrants", "occupancy") for f in features)) else None
     if gid is not None:  # pixel rows and columns, as float64, in gid's order
         rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
         cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
@@ -329,6 +330,14 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
         m = mean if mean is not None else (sum_c if sum_c is not None else ssum(v)) / safe[:, None]
         return v, m
 
+    def bbox_px() -> list[Tensor]:  # per-segment x0, y0, x1, y1 in pixels (inclusive), long
+        ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
+        ic = torch.arange(W, device=dev).repeat(H * B)
+        big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
+        return [big.scatter_reduce(0, gid, ic, "amin"), big.scatter_reduce(0, gid, ir, "amin"),
+                torch.zeros_like(big).scatter_reduce(0, gid, ic, "amax"),
+                torch.zeros_like(big).scatter_reduce(0, gid, ir, "amax")]
+
     for f in features:
         if f in ("mean", "std") and mean is None:
             mean = sum_c / safe[:, None]
@@ -354,15 +363,11 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
             w4 = quadrant_weights(cols - cx[gid], rows - cy[gid])
             parts.append(quadrant_features(ssum(w4), ssum(w4[:, :, None] * flat[:, None, :]), mean))
         elif f == "bbox":
-            ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
-            ic = torch.arange(W, device=dev).repeat(H * B)
-            big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
-            x0 = big.scatter_reduce(0, gid, ic, "amin")
-            y0 = big.scatter_reduce(0, gid, ir, "amin")
-            x1 = torch.zeros_like(big).scatter_reduce(0, gid, ic, "amax")
-            y1 = torch.zeros_like(big).scatter_reduce(0, gid, ir, "amax")
-            parts.append(torch.stack([x0, y0, x1, y1], 1).to(f64) / torch.tensor([sx, sy, sx, sy], dtype=f64,
-                                                                                 device=dev))
+            parts.append(torch.stack(bbox_px(), 1).to(f64) / torch.tensor([sx, sy, sx, sy], dtype=f64, device=dev))
+        elif f == "occupancy":
+            x0, y0, x1, y1 = (b.to(f64) for b in bbox_px())
+            w9 = occupancy_weights(cols - x0[gid], rows - y0[gid], (x1 - x0 + 1)[gid], (y1 - y0 + 1)[gid])
+            parts.append(ssum(w9))
     node_ok = (torch.arange(M, device=dev).view(1, M) < counts.view(B, 1)).view(-1)
     x = torch.cat(parts, 1).float()
     pos32 = pos.float()

@@ -27,15 +27,17 @@ from .image import as_image
 
 __all__ = ["superpixel_graph", "SuperpixelGraph", "slic_segments", "segment_features",
            "graph_from_segments", "feature_names", "shape_features", "quadrant_weights", "quadrant_features",
-           "NODE_FEATURES", "default_compactness"]
+           "occupancy_weights", "NODE_FEATURES", "default_compactness"]
 
-NODE_FEATURES = ("mean", "std", "centroid", "area", "bbox", "moments", "gradient", "quadrants")
+NODE_FEATURES = ("mean", "std", "centroid", "area", "bbox", "moments", "gradient", "quadrants", "occupancy")
 #: ridge (px²) of the per-segment intensity-slope fit: a segment one pixel wide gets slope 0 across it
 GRADIENT_RIDGE = 0.25
 #: pseudo-count (pixels at the region mean) each quadrant mean is shrunk with: an empty quadrant reads 0
 QUADRANT_PRIOR = 0.5
 #: the quadrants around a region's centroid, in column order (image rows grow downwards: "t" is y < cy)
 QUADRANTS = ("tl", "tr", "bl", "br")
+#: the ``occupancy`` feature splits each region's bounding box into OCCUPANCY_CELLS x OCCUPANCY_CELLS cells
+OCCUPANCY_CELLS = 3
 
 
 def default_compactness(channels: int) -> float:
@@ -62,6 +64,8 @@ def feature_names(features: Sequence[str], channels: int) -> list[str]:
             names += [f"grad_x_{c}" for c in range(channels)] + [f"grad_y_{c}" for c in range(channels)]
         elif f == "quadrants":
             names += [f"quad_{q}_{c}" for q in QUADRANTS for c in range(channels)]
+        elif f == "occupancy":
+            names += [f"occ_{r}{c}" for r in range(OCCUPANCY_CELLS) for c in range(OCCUPANCY_CELLS)]
     return names
 
 
@@ -139,6 +143,33 @@ def quadrant_features(wsum: torch.Tensor, vsum: torch.Tensor, mean: torch.Tensor
     return (dev / (wsum[:, :, None] + QUADRANT_PRIOR)).reshape(vsum.size(0), -1)
 
 
+def _cell_overlap(offset: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+    """``[P, OCCUPANCY_CELLS]``: how much of each cell (in cell widths) a unit pixel at ``offset``
+    pixels from the start of a box ``side`` pixels long covers, the box cut into equal cells."""
+    scale = OCCUPANCY_CELLS / side
+    lo, hi = offset * scale, (offset + 1) * scale  # the pixel's extent in cell units
+    cell = torch.arange(OCCUPANCY_CELLS, dtype=offset.dtype, device=offset.device)
+    return (torch.minimum(hi[:, None], cell + 1) - torch.maximum(lo[:, None], cell)).clamp(min=0)
+
+
+def occupancy_weights(dx: torch.Tensor, dy: torch.Tensor, width: torch.Tensor, height: torch.Tensor) -> torch.Tensor:
+    r"""``[P, OCCUPANCY_CELLS**2]`` share of each pixel in the cells of its region's bounding box.
+
+    ``dx, dy``: the pixel's column and row minus its region's ``bbox`` x0, y0;
+    ``width, height``: that box's size in pixels (``x1 - x0 + 1``). Summed over a
+    region's pixels this is the ``occupancy`` feature: per cell (row-major,
+    ``occ_{row}{col}``) the fraction of the cell the region covers, 1 for a
+    region that fills its box. Pixels are unit squares split by area between
+    cells, so a box of any size (1 pixel too) has well-defined cells and a flip
+    of the image mirrors the columns exactly. Mean, moments and bbox describe a
+    region as an ellipse in a box; these 9 numbers keep a coarse mask of it
+    (an L, a diagonal stroke, a ring), the region shape that painting the regions
+    back shows a CNN gains from (``benchmarks/superpixel_controls.py``).
+    """
+    ox, oy = _cell_overlap(dx, width), _cell_overlap(dy, height)
+    return (oy[:, :, None] * ox[:, None, :]).reshape(dx.size(0), -1)
+
+
 def _check_features(features: Sequence[str]) -> tuple[str, ...]:
     if isinstance(features, str):
         features = (features,)
@@ -198,6 +229,13 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
     def t(v: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
 
+    def bbox_px() -> list[np.ndarray]:  # per-segment x0, y0, x1, y1 in pixels (inclusive)
+        x0 = np.full(n, w, np.int64); y0 = np.full(n, h, np.int64)
+        x1 = np.zeros(n, np.int64); y1 = np.zeros(n, np.int64)
+        np.minimum.at(x0, lab, cols); np.minimum.at(y0, lab, rows)
+        np.maximum.at(x1, lab, cols); np.maximum.at(y1, lab, rows)
+        return [x0, y0, x1, y1]
+
     parts = []
     mean = pos2 = None
     for f in features:
@@ -213,11 +251,7 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
         elif f == "area":
             parts.append((cnt / (h * w))[:, None])
         elif f == "bbox":
-            x0 = np.full(n, w, np.int64); y0 = np.full(n, h, np.int64)
-            x1 = np.zeros(n, np.int64); y1 = np.zeros(n, np.int64)
-            np.minimum.at(x0, lab, cols); np.minimum.at(y0, lab, rows)
-            np.maximum.at(x1, lab, cols); np.maximum.at(y1, lab, rows)
-            parts.append(np.stack([x0, y0, x1, y1], 1) / np.array([max(w - 1, 1), max(h - 1, 1)] * 2))
+            parts.append(np.stack(bbox_px(), 1) / np.array([max(w - 1, 1), max(h - 1, 1)] * 2))
         elif f in ("moments", "gradient"):
             if pos2 is None:  # sums of x², y², xy: both shape features read them
                 pos2 = [t(np.bincount(lab, weights=v, minlength=n)) for v in (cols * cols, rows * rows, cols * rows)]
@@ -226,6 +260,10 @@ def segment_features(img: np.ndarray, seg: np.ndarray, features: Sequence[str] =
                 extra = {"mean": t(mean), "sxc": t(chan_sums(flat * cols[:, None])),
                          "syc": t(chan_sums(flat * rows[:, None]))}
             parts.append(shape_features(f, t(cnt), t(cx), t(cy), *pos2, **extra).numpy())
+        elif f == "occupancy":
+            x0, y0, x1, y1 = bbox_px()
+            w9 = occupancy_weights(t(cols - x0[lab]), t(rows - y0[lab]), t(x1 - x0 + 1)[lab], t(y1 - y0 + 1)[lab])
+            parts.append(chan_sums(w9.numpy()))
         elif f == "quadrants":
             w4 = quadrant_weights(t(cols - cx[lab]), t(rows - cy[lab])).numpy()
             wsum = chan_sums(w4)
@@ -278,7 +316,9 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
             (fraction of pixels), ``"bbox"`` (x0, y0, x1, y1, normalised),
             ``"moments"`` (region shape), ``"gradient"`` (value slope per
             channel): see :func:`shape_features`, and ``"quadrants"`` (4 per
-            channel: the region's 2x2 picture, :func:`quadrant_features`).
+            channel: the region's 2x2 picture, :func:`quadrant_features`) and
+            ``"occupancy"`` (9: the region's coarse mask in its bounding box,
+            :func:`occupancy_weights`).
         edges (str): ``"knn"`` (each node receives edges from its ``k`` nearest
             centroids, like ``KNNGraph``), ``"rag"`` (regions that touch,
             8-connectivity, both directions) or ``"none"``.

@@ -17,6 +17,12 @@ The CNN on ``exact`` bounds what a model of the 75 region means can reach with a
 bias; ``voronoi`` vs ``exact`` says how much the region shapes (which the graph has only as
 centroid, bbox and moments) are worth. Rows go to the accuracy JSON as ``cnn`` on dataset
 ``idx:<dir>`` (``benchmarks.accuracy``'s table and skip logic).
+
+``--agreement N`` instead measures, on the first N test images converted as the
+``raster-regions`` recipe converts them, the share of pixels that the ``raster`` model's two
+ways of painting a graph (:func:`~pyg_graphcls.models.strong.rasterize_nearest`, from ``pos``
+alone, and :func:`~pyg_graphcls.models.strong.rasterize_regions`, from ``pos`` + ``bbox`` +
+``occupancy``) give to the region that really holds them.
 """
 from __future__ import annotations
 
@@ -85,6 +91,30 @@ def painted_dir(mode: str, n_train: int, root: Path) -> Path:
     return d
 
 
+def paint_agreement(images: np.ndarray) -> dict[str, float]:
+    """Mean share of the pixels of square uint8 ``images [N, S, S]`` painted with their own region's
+    id, per painting (see the module docstring)."""
+    from pyg_graphcls.graphs import superpixel_graph
+    from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions
+    from pyg_graphcls.recipes import get_recipe
+    r = get_recipe("raster-regions")
+    kw, mk = r["graph_kwargs"], r["model_kwargs"]
+    k2 = mk.get("occupancy_cells", 3) ** 2
+    side = images.shape[1]
+    hits: dict[str, list[float]] = {"nearest": [], "regions": []}
+    for img in images:
+        g = superpixel_graph(img, return_seg=True, **kw)
+        ids = torch.arange(g.num_nodes, dtype=torch.float32).unsqueeze(1)
+        batch = torch.zeros(g.num_nodes, dtype=torch.long)
+        bbox = g.x[:, mk["bbox_index"]:mk["bbox_index"] + 4] * (side - 1)  # bbox columns are / (side - 1)
+        occ = g.x[:, mk["occupancy_index"]:mk["occupancy_index"] + k2]
+        painted = {"nearest": rasterize_nearest(ids, g.pos, batch, 1, side, float(side)),
+                   "regions": rasterize_regions(ids, g.pos, bbox, occ, batch, 1, side, float(side))}
+        for name, out in painted.items():
+            hits[name].append((out[0, 0].long() == g.seg[0]).double().mean().item())
+    return {name: float(np.mean(v)) for name, v in hits.items()}
+
+
 def main(argv=None) -> None:
     from . import accuracy
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -95,7 +125,13 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", default=None)
     ap.add_argument("--json", default="benchmarks/accuracy.json")
     ap.add_argument("--root", default=None, help="cache root (default: the toolkit's)")
+    ap.add_argument("--agreement", type=int, default=0, metavar="N",
+                    help="only measure how many pixels each painting of N test graphs gets right")
     args = ap.parse_args(argv)
+    if args.agreement:
+        for name, share in paint_agreement(load_images("fashion-mnist")[2][:args.agreement]).items():
+            print(f"{name}: {100 * share:.2f} % of pixels painted with their own region ({args.agreement} images)")
+        return
     root = Path(args.root) if args.root else default_root()
     n_full = len(load_images("fashion-mnist")[1])
     for mode in [m.strip() for m in args.paint.split(",") if m.strip()]:

@@ -43,3 +43,11 @@ def test_paint_rejects_bad_input(images):
         paint(images, "blur")
     with pytest.raises(ValueError, match="grayscale"):
         paint(images[0], "exact")
+
+
+def test_paint_agreement_regions_beat_the_tessellation(images):
+    """From bbox + occupancy nearly every pixel goes back to its own region, more than by nearest centroid."""
+    from benchmarks.superpixel_controls import paint_agreement
+    share = paint_agreement(images)
+    assert set(share) == {"nearest", "regions"}
+    assert 0.9 < share["regions"] <= 1.0 and share["nearest"] < share["regions"]

@@ -34,7 +34,9 @@ def test_split_is_deterministic_and_disjoint():
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_every_recipe_model_fits_budget(name):
     r = get_recipe(name)
-    f = {"superpixels": len(SUPERPIXEL_FEATURE_NAMES), "grid": 3, "image": 1}[r["graph"]]
+    f = {"grid": 3, "image": 1}.get(r["graph"])
+    if r["graph"] == "superpixels":  # the recipe's own columns (raster-regions reads bbox/occupancy by index)
+        f = len(feature_names(r["graph_kwargs"]["features"], 1))
     m = create_model(r["model"], in_channels=f, num_classes=10, **r["model_kwargs"])
     assert sum(p.numel() for p in m.parameters()) <= 100_000
 

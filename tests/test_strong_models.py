@@ -350,6 +350,90 @@ def test_raster_model_per_graph(sp_graphs):
         create_model("raster", in_channels=3, num_classes=10, image_size=0)
 
 
+def _hand_segmentation():
+    """6x6: an L (region 0) and a 2x2 block (1) share the top-left 3x3 box; 2 = top-right 3x3; 3 = bottom half."""
+    seg = np.full((6, 6), 3, np.int64)
+    seg[:3, :3] = 0
+    seg[:2, 1:3] = 1
+    seg[:3, 3:] = 2
+    return seg
+
+
+def test_rasterize_regions_paints_shapes_back():
+    """From bbox + occupancy alone (segment_features) the regions are painted back pixel-exactly
+    where a 3x3 box cell is one pixel (the L) or the box is full; nearest-centroid painting is not."""
+    from pyg_graphcls.graphs.superpixels import segment_features
+    from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions
+    seg = _hand_segmentation()
+    x, pos = segment_features(np.zeros((6, 6, 1)), seg, ["bbox", "occupancy"])
+    x, pos = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(pos, dtype=torch.float32)
+    assert x[0, 4:].tolist() == [1, 0, 0, 1, 0, 0, 1, 1, 1]  # the L's occupancy, by hand
+    ids = torch.arange(4.0).unsqueeze(1)
+    batch = torch.zeros(4, dtype=torch.long)
+    out = rasterize_regions(ids, pos, x[:, :4] * 5, x[:, 4:], batch, 1, grid=6, image_size=6.0)
+    assert out.shape == (1, 1, 6, 6)
+    assert out[0, 0].long().tolist() == seg.tolist()
+    voronoi = rasterize_nearest(ids, pos, batch, 1, grid=6, image_size=6.0)
+    assert voronoi[0, 0].long().tolist() != seg.tolist()
+
+
+def test_rasterize_regions_fallbacks_and_errors():
+    """A cell inside no box takes the nearest centroid; an empty graph gives zeros; gradients reach h."""
+    from pyg_graphcls.models.strong import rasterize_regions
+    pos = torch.tensor([[0.0, 0.0], [3.0, 3.0], [1.0, 1.0]])
+    bbox = torch.tensor([[0.0, 0.0, 0.0, 0.0], [3.0, 3.0, 3.0, 3.0], [1.0, 1.0, 1.0, 1.0]])  # 1-pixel boxes
+    occ = torch.ones(3, 9)
+    h = torch.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+    batch = torch.tensor([0, 0, 2])  # graph 1 empty
+    out = rasterize_regions(h, pos, bbox, occ, batch, 3, grid=4, image_size=4.0)
+    # cell (0, 0) is node 0's own box, (3, 3) node 1's; cells not in a box go to the nearer of the centroids (0, 0) and (3, 3); the anti-diagonal ties -> argmax
+    d0 = torch.tensor([[((i) ** 2 + (j) ** 2) for j in range(4)] for i in range(4)], dtype=torch.float32)
+    d1 = torch.tensor([[((i - 3) ** 2 + (j - 3) ** 2) for j in range(4)] for i in range(4)], dtype=torch.float32)
+    expect = torch.where(d0 <= d1, 1.0, 2.0)
+    expect[(d0 == d1)] = out[0, 0][(d0 == d1)]  # a tie may go either way
+    assert torch.equal(out[0, 0], expect)
+    assert torch.equal(out[1], torch.zeros(1, 4, 4))
+    assert torch.equal(out[2], torch.full((1, 4, 4), 3.0))  # one node: everything is its
+    out.sum().backward()
+    assert h.grad[0] > 0 and h.grad[2] == 16
+    with pytest.raises(GraphclsError, match="occupancy"):
+        rasterize_regions(h, pos, bbox, torch.ones(3, 8), batch, 3, grid=4, image_size=4.0)
+
+
+def test_raster_regions_model(real_images):
+    """paint='regions' on the recipe's 23-column graphs: budget, per-graph logits, column checks."""
+    from pyg_graphcls.recipes import get_recipe
+    r = get_recipe("raster-regions")
+    x, y = real_images
+    graphs = [superpixel_graph(img, y=int(lab), **r["graph_kwargs"]) for img, lab in zip(x[:3], y[:3])]
+    b = Batch.from_data_list(graphs)
+    torch.manual_seed(0)
+    m = create_model("raster", in_channels=b.x.size(1), num_classes=10, **r["model_kwargs"]).eval()
+    assert b.x.size(1) == 23 and sum(p.numel() for p in m.parameters()) <= BUDGET
+    assert torch.allclose(m(b)[1], m(Batch.from_data_list([graphs[1]]))[0], atol=1e-5)
+    # forward/backward and a tiny run that learns, small widths
+    graphs = [superpixel_graph(img, y=int(lab), **r["graph_kwargs"]) for img, lab in zip(x[:32], y[:32])]
+    b = Batch.from_data_list(graphs)
+    kw = {**r["model_kwargs"], "graph_widths": (16,), "cnn_widths": (16, 16)}
+    m = create_model("raster", in_channels=23, num_classes=10, **kw)
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(b), b.y)
+        loss.backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    with pytest.raises(GraphclsError, match="occupancy_index"):
+        create_model("raster", in_channels=23, num_classes=10, paint="regions", bbox_index=5)
+    with pytest.raises(GraphclsError, match="need 23 input columns"):
+        create_model("raster", in_channels=14, num_classes=10, paint="regions", bbox_index=5, occupancy_index=14)
+    with pytest.raises(GraphclsError, match="paint"):
+        create_model("raster", in_channels=14, num_classes=10, paint="exact")
+
+
 def test_grid_pool_is_2x2_max_pool():
     torch.manual_seed(0)
     h = w = 6

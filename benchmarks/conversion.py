@@ -1,6 +1,7 @@
 """Conversion speed and quality: batched SLIC (``superpixel_graphs``) vs PyG ``ToSLIC`` + kNN(8).
 
     python -m benchmarks.conversion [--quick] [--n 10000] [--workers 2] [--rounds 2] [--scaling]
+    python -m benchmarks.conversion --merge 1000
 
 Both sides run in this process on the same images, alternating rounds; the
 best round of each counts. Reference: ``torch_geometric.transforms.ToSLIC``
@@ -14,6 +15,12 @@ segmentation against scikit-image's ``slic`` on the same images, next to a
 plain regular grid (no clustering) as the floor. ``--scaling`` converts 1k,
 10k and 70k Fashion-MNIST images, each in a fresh process, and reports time
 and peak resident memory.
+
+``--merge N`` only compares, on N Fashion-MNIST test images, scikit-image's SLIC as the
+superpixel recipes run it (its connectivity step) with ``merge="ward"`` (connected pieces
+merged by Ward's criterion to 75, :mod:`pyg_graphcls.graphs.merge`) and with the raw SLIC labels
+(no connectivity at all): regions and connected pieces per image, the mean-colour picture's
+RMSE (grey levels) and explained variation, and milliseconds per image (segmentation only).
 """
 from __future__ import annotations
 
@@ -130,6 +137,39 @@ def quality(imgs: np.ndarray, compactness: float) -> dict:
     return out
 
 
+def merge_quality(imgs: np.ndarray, n_segments: int = 75, compactness: float = 0.1) -> dict:
+    """Per-segmentation means over ``imgs`` (uint8 ``[N, H, W]``): regions, pieces, RMSE, EV, ms/img."""
+    from pyg_graphcls.graphs.merge import connected_pieces, ward_merge
+    from pyg_graphcls.graphs.quality import explained_variation, mean_colour_rmse
+
+    def skimage_default(f):
+        return slic_segments(f, n_segments, compactness)
+
+    def ward(f):
+        return ward_merge(slic_segments(f, n_segments, compactness, enforce_connectivity=False), f, n_segments)
+
+    def raw(f):
+        return slic_segments(f, n_segments, compactness, enforce_connectivity=False)
+
+    out = {}
+    for name, fn in (("skimage (connectivity step)", skimage_default), ("ward merge", ward),
+                     ("raw SLIC labels (not connected)", raw)):
+        rows, sec = [], 0.0
+        for im in imgs:
+            f = (im.astype(np.float64) / 255.0)[..., None]
+            t = time.perf_counter()
+            seg = fn(f)
+            sec += time.perf_counter() - t
+            rows.append((segment_count(seg), int(connected_pieces(seg).max()) + 1, mean_colour_rmse(seg, im),
+                         explained_variation(seg, im)))
+        a = np.array(rows, dtype=np.float64)
+        out[name] = {"regions_mean": a[:, 0].mean(), "regions_min": int(a[:, 0].min()),
+                     "regions_max": int(a[:, 0].max()), "pieces_mean": a[:, 1].mean(),
+                     "rmse": float(np.sqrt((a[:, 2] ** 2).mean())), "explained_variation": a[:, 3].mean(),
+                     "ms_per_image": 1000 * sec / len(imgs)}
+    return out
+
+
 def scale_one(n: int, workers: int) -> dict:
     imgs, labels = fashion(n)
     imgs = np.resize(imgs, (n,) + imgs.shape[1:]) if len(imgs) < n else imgs
@@ -157,7 +197,21 @@ def main(argv=None) -> None:
     ap.add_argument("--quality-n", type=int, default=1000)
     ap.add_argument("--scaling", action="store_true", help="also 1k/10k/70k time and memory (fresh processes)")
     ap.add_argument("--scale-one", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--merge", type=int, default=0, metavar="N",
+                    help="only compare SLIC's connectivity step with Ward merging on N test images")
     args = ap.parse_args(argv)
+    if args.merge:
+        from pyg_graphcls.datasets import load_images
+        imgs = load_images("fashion-mnist")[2][:args.merge]
+        print(f"{len(imgs)} Fashion-MNIST test images, n_segments 75, compactness 0.1")
+        print("| segmentation | regions (mean, min-max) | connected pieces | RMSE of the mean-colour picture | "
+              "explained variation | ms/image |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name, r in merge_quality(imgs).items():
+            print(f"| {name} | {r['regions_mean']:.1f} ({r['regions_min']}-{r['regions_max']}) | "
+                  f"{r['pieces_mean']:.1f} | {r['rmse']:.2f} | {r['explained_variation']:.3f} | "
+                  f"{r['ms_per_image']:.2f} |")
+        return
     if args.scale_one is not None:
         print(json.dumps(scale_one(args.scale_one, args.workers)))
         return

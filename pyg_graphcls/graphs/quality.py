@@ -12,6 +12,11 @@ literature (Neubert & Protzel 2012):
   \\min(|S \\cap G|, |S \\setminus G|)` over reference segments ``G`` and
   tested segments ``S``: the pixels a superpixel would have to give up to fit
   inside the reference segments; 0 is best.
+
+Without a reference: :func:`mean_colour_rmse`, how far the picture that paints every
+segment with its mean colour (what a graph's ``mean`` column describes) is from the
+image, and :func:`explained_variation` (Moore et al. 2008), the share of the image's
+variance that picture keeps.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ import torch.nn.functional as F
 
 from ..errors import GraphclsError
 
-__all__ = ["boundary_map", "boundary_recall", "undersegmentation_error", "segment_count"]
+__all__ = ["boundary_map", "boundary_recall", "undersegmentation_error", "segment_count", "mean_colour_picture",
+           "mean_colour_rmse", "explained_variation"]
 
 
 def _as_seg(seg: Any, name: str) -> torch.Tensor:
@@ -76,3 +82,33 @@ def undersegmentation_error(seg: Any, ref: Any) -> float:
 def segment_count(seg: Any) -> int:
     """Number of distinct labels."""
     return int(torch.unique(_as_seg(seg, "seg")).numel())
+
+
+def mean_colour_picture(seg: Any, image: Any) -> np.ndarray:
+    """``[H, W, C]`` float64: every pixel set to its segment's mean of ``image [H, W(, C)]``."""
+    s = _as_seg(seg, "seg").numpy()
+    img = np.asarray(image, dtype=np.float64)
+    img = img[..., None] if img.ndim == 2 else img
+    if img.shape[:2] != s.shape:
+        raise GraphclsError(f"seg {s.shape} and image {np.asarray(image).shape} differ in size")
+    _, lab = np.unique(s.ravel(), return_inverse=True)
+    cnt = np.bincount(lab).astype(np.float64)
+    means = np.stack([np.bincount(lab, weights=img[..., c].ravel()) / cnt for c in range(img.shape[2])], 1)
+    return means[lab].reshape(img.shape)
+
+
+def mean_colour_rmse(seg: Any, image: Any) -> float:
+    """Root mean squared difference (in the image's units) between ``image`` and its mean-colour picture."""
+    img = np.asarray(image, dtype=np.float64)
+    img = img[..., None] if img.ndim == 2 else img
+    return float(np.sqrt(((mean_colour_picture(seg, img) - img) ** 2).mean()))
+
+
+def explained_variation(seg: Any, image: Any) -> float:
+    """``1 - SSE(mean-colour picture) / SSE(image mean)``: 1 for a perfect picture (1.0 for a flat image)."""
+    img = np.asarray(image, dtype=np.float64)
+    img = img[..., None] if img.ndim == 2 else img
+    total = ((img - img.reshape(-1, img.shape[2]).mean(0)) ** 2).sum()
+    if total == 0:
+        return 1.0
+    return float(1.0 - ((mean_colour_picture(seg, img) - img) ** 2).sum() / total)

@@ -13,13 +13,21 @@ Fashion-MNIST, written once as IDX files under ``<cache root>/controls/<mode>-<n
 - ``voronoi``: every pixel gets the mean of the region whose *centroid* is nearest — a picture
   made from the graph's ``mean`` and ``centroid`` columns alone (no region shapes).
 
+- ``graph``: every pixel gets the ``mean`` of the region that
+  :func:`~pyg_graphcls.models.strong.rasterize_regions` gives it from the graph's own ``pos``,
+  ``bbox`` and ``occupancy`` columns — the graphs the superpixel recipes train on (scikit-image
+  SLIC, connected regions, ~69 per image), painted from what the graph stores.
+
+Careful with ``exact``: the batched path does not enforce connected regions, so its ~81 labels
+per 28x28 image are ~117 connected pieces (``--agreement`` prints both counts), more than any
+75-node graph describes; ``graph`` is the fair ceiling for the graph models.
 The CNN on ``exact`` bounds what a model of the 75 region means can reach with a CNN's inductive
 bias; ``voronoi`` vs ``exact`` says how much the region shapes (which the graph has only as
 centroid, bbox and moments) are worth. Rows go to the accuracy JSON as ``cnn`` on dataset
 ``idx:<dir>`` (``benchmarks.accuracy``'s table and skip logic).
 
 ``--agreement N`` instead measures, on the first N test images converted as the
-``raster-regions`` recipe converts them, the share of pixels that the ``raster`` model's two
+``--recipe`` (default ``raster-regions``) converts them, the share of pixels that the ``raster`` model's two
 ways of painting a graph (:func:`~pyg_graphcls.models.strong.rasterize_nearest`, from ``pos``
 alone, and :func:`~pyg_graphcls.models.strong.rasterize_regions`, from ``pos`` + ``bbox`` +
 ``occupancy``) give to the region that really holds them.
@@ -35,8 +43,9 @@ import torch
 from pyg_graphcls.datasets import default_root, load_images
 from pyg_graphcls.datasets.idx import write_idx
 from pyg_graphcls.graphs.fast_slic import batched_slic
+from skimage.measure import label as sk_label
 
-MODES = ("exact", "voronoi")
+MODES = ("exact", "voronoi", "graph")
 
 
 def paint(images: np.ndarray, mode: str = "exact", n_segments: int = 75, chunk: int = 1000) -> np.ndarray:
@@ -45,8 +54,8 @@ def paint(images: np.ndarray, mode: str = "exact", n_segments: int = 75, chunk: 
     ``exact`` equals scikit-image's ``label2rgb(labels, image, kind="avg")`` per image (tested);
     it is done here with one scatter per chunk of images instead of a Python loop over them.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in MODES[:2]:
+        raise ValueError(f"mode must be one of {MODES[:2]} (graph: paint_graphs), got {mode!r}")
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"need grayscale images [N, H, W], got shape {images.shape}")
@@ -77,33 +86,69 @@ def paint(images: np.ndarray, mode: str = "exact", n_segments: int = 75, chunk: 
     return np.concatenate(out) if out else images.copy()
 
 
-def painted_dir(mode: str, n_train: int, root: Path) -> Path:
-    """Write (once) the painted first ``n_train`` training images and the whole test set as IDX files."""
-    d = root / "controls" / f"{mode}-{n_train}"
+def paint_graphs(graphs, bbox_index: int, occupancy_index: int, side: int = 28, batch_size: int = 500) -> np.ndarray:
+    """uint8 ``[N, side, side]``: each graph's ``mean`` column (x[:, 0], in [0, 1]) painted by
+    :func:`~pyg_graphcls.models.strong.rasterize_regions` from its ``bbox`` and 3x3 ``occupancy`` columns."""
+    from torch_geometric.loader import DataLoader
+    from pyg_graphcls.models.strong import rasterize_regions
+    out = []
+    for b in DataLoader(graphs, batch_size=batch_size):
+        bbox = b.x[:, bbox_index:bbox_index + 4] * (side - 1)  # bbox columns are / (side - 1)
+        occ = b.x[:, occupancy_index:occupancy_index + 9]
+        img = rasterize_regions(b.x[:, :1] * 255.0, b.pos, bbox, occ, b.batch, b.num_graphs, side, float(side))
+        out.append(img[:, 0].round().clamp(0, 255).to(torch.uint8).numpy())
+    return np.concatenate(out) if out else np.zeros((0, side, side), np.uint8)
+
+
+def _recipe_graphs(recipe: str = "raster-regions"):
+    from pyg_graphcls.datasets import load_dataset
+    from pyg_graphcls.recipes import get_recipe
+    r = get_recipe(recipe)
+    splits = load_dataset("fashion-mnist", "superpixels", r["graph_kwargs"], progress=False)
+    return splits.train, splits.test, r["model_kwargs"]["bbox_index"], r["model_kwargs"]["occupancy_index"]
+
+
+def painted_dir(mode: str, n_train: int, root: Path, recipe: str = "raster-regions") -> Path:
+    """Write (once) the painted first ``n_train`` training images and the whole test set as IDX files
+    (``graph``: painted from the graphs of ``recipe``, a ``raster`` recipe with ``paint="regions"``)."""
+    d = root / "controls" / (f"{mode}-{n_train}" if mode != "graph" else f"{mode}-{recipe}-{n_train}")
     if (d / "t10k-labels-idx1-ubyte").is_file():
         return d
     tri, trl, tei, tel, _, _ = load_images("fashion-mnist")
     d.mkdir(parents=True, exist_ok=True)
-    write_idx(d / "train-images-idx3-ubyte", paint(tri[:n_train], mode))
+    if mode == "graph":
+        train, test, bi, oi = _recipe_graphs(recipe)
+        painted_train, painted_test = paint_graphs(train[:n_train], bi, oi), paint_graphs(test, bi, oi)
+    else:
+        painted_train, painted_test = paint(tri[:n_train], mode), paint(tei, mode)
+    write_idx(d / "train-images-idx3-ubyte", painted_train)
     write_idx(d / "train-labels-idx1-ubyte", trl[:n_train].astype(np.uint8))
-    write_idx(d / "t10k-images-idx3-ubyte", paint(tei, mode))
+    write_idx(d / "t10k-images-idx3-ubyte", painted_test)
     write_idx(d / "t10k-labels-idx1-ubyte", tel.astype(np.uint8))  # written last: marks the folder complete
     return d
 
 
-def paint_agreement(images: np.ndarray) -> dict[str, float]:
+def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[str, float]:
     """Mean share of the pixels of square uint8 ``images [N, S, S]`` painted with their own region's
-    id, per painting (see the module docstring)."""
+    id, per painting (see the module docstring), and the mean number of regions and of connected
+    pieces per image in the graphs' segmentation and in the batched path's."""
     from pyg_graphcls.graphs import superpixel_graph
     from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions
     from pyg_graphcls.recipes import get_recipe
-    r = get_recipe("raster-regions")
+    r = get_recipe(recipe)
     kw, mk = r["graph_kwargs"], r["model_kwargs"]
     k2 = mk.get("occupancy_cells", 3) ** 2
     side = images.shape[1]
     hits: dict[str, list[float]] = {"nearest": [], "regions": []}
-    for img in images:
+    pieces: dict[str, list[int]] = {"graph regions": [], "graph pieces": [], "batched labels": [],
+                                    "batched pieces": []}
+    batched, counts = batched_slic(torch.from_numpy(np.ascontiguousarray(images)), kw["n_segments"])
+    for img, blab, bcount in zip(images, batched.numpy(), counts.tolist()):
         g = superpixel_graph(img, return_seg=True, **kw)
+        for name, lab, n in (("graph", g.seg[0].numpy(), g.num_nodes), ("batched", blab, bcount)):
+            pieces[f"{name} {'regions' if name == 'graph' else 'labels'}"].append(n)
+            # 4-connected pieces of equal label (skimage's label with no background)
+            pieces[f"{name} pieces"].append(int(sk_label(lab + 1, connectivity=1, background=0).max()))
         ids = torch.arange(g.num_nodes, dtype=torch.float32).unsqueeze(1)
         batch = torch.zeros(g.num_nodes, dtype=torch.long)
         bbox = g.x[:, mk["bbox_index"]:mk["bbox_index"] + 4] * (side - 1)  # bbox columns are / (side - 1)
@@ -112,7 +157,8 @@ def paint_agreement(images: np.ndarray) -> dict[str, float]:
                    "regions": rasterize_regions(ids, g.pos, bbox, occ, batch, 1, side, float(side))}
         for name, out in painted.items():
             hits[name].append((out[0, 0].long() == g.seg[0]).double().mean().item())
-    return {name: float(np.mean(v)) for name, v in hits.items()}
+    return {**{name: float(np.mean(v)) for name, v in hits.items()},
+            **{name: float(np.mean(v)) for name, v in pieces.items()}}
 
 
 def main(argv=None) -> None:
@@ -125,19 +171,24 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", default=None)
     ap.add_argument("--json", default="benchmarks/accuracy.json")
     ap.add_argument("--root", default=None, help="cache root (default: the toolkit's)")
+    ap.add_argument("--recipe", default="raster-regions",
+                    help="graph mode and --agreement: whose graphs (a raster recipe painting regions)")
     ap.add_argument("--agreement", type=int, default=0, metavar="N",
                     help="only measure how many pixels each painting of N test graphs gets right")
     args = ap.parse_args(argv)
     if args.agreement:
-        for name, share in paint_agreement(load_images("fashion-mnist")[2][:args.agreement]).items():
-            print(f"{name}: {100 * share:.2f} % of pixels painted with their own region ({args.agreement} images)")
+        res = paint_agreement(load_images("fashion-mnist")[2][:args.agreement], args.recipe)
+        for name in ("nearest", "regions"):
+            print(f"{name}: {100 * res.pop(name):.2f} % of pixels painted with their own region "
+                  f"({args.agreement} test images)")
+        print(", ".join(f"{name} {v:.1f}" for name, v in res.items()), "(per image)")
         return
     root = Path(args.root) if args.root else default_root()
     n_full = len(load_images("fashion-mnist")[1])
     for mode in [m.strip() for m in args.paint.split(",") if m.strip()]:
         for size in [s.strip() for s in args.train_sizes.split(",") if s.strip()]:
             n = n_full if size == "all" else int(size)
-            d = painted_dir(mode, n, root)
+            d = painted_dir(mode, n, root, args.recipe)
             extra = ["--threads", args.threads] if args.threads else []
             accuracy.main(["--recipes", "cnn", "--dataset", f"idx:{d}", "--train-sizes", size, "--seeds", args.seeds,
                            "--epochs", args.epochs, "--json", args.json, "--workers", "1"] + extra)

@@ -34,7 +34,7 @@ from torch_geometric.data import Dataset as PygDataset
 
 from .errors import GraphclsError
 
-__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "SUPERPIXEL_OCC_GRAPH", "GRID_GRAPH", "get_recipe",
+__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "SUPERPIXEL_OCC_GRAPH", "SUPERPIXEL_WARD_GRAPH", "GRID_GRAPH", "get_recipe",
            "apply_overrides", "load_recipe_data", "run_recipe", "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
 
 #: superpixel graphs of every superpixel row: 75 SLIC regions (compactness 0.1 for grayscale),
@@ -49,6 +49,10 @@ SUPERPIXEL_RICH_GRAPH = {**SUPERPIXEL_GRAPH, "features": SUPERPIXEL_GRAPH["featu
 SUPERPIXEL_QUAD_GRAPH = {**SUPERPIXEL_RICH_GRAPH, "features": SUPERPIXEL_RICH_GRAPH["features"] + ["quadrants"]}
 #: and 9 more: a coarse mask of each region (the share of each of 3x3 cells of its bbox it covers)
 SUPERPIXEL_OCC_GRAPH = {**SUPERPIXEL_RICH_GRAPH, "features": SUPERPIXEL_RICH_GRAPH["features"] + ["occupancy"]}
+
+
+#: the same columns on connected regions merged by Ward's criterion to exactly 75 (graphs.merge)
+SUPERPIXEL_WARD_GRAPH = {**SUPERPIXEL_OCC_GRAPH, "merge": "ward"}
 
 
 def _first_column(graph_kwargs: dict, name: str) -> int:
@@ -95,6 +99,17 @@ RECIPES: dict[str, dict[str, Any]] = {
                        "epochs": 30, "lr": 2e-3, "batch_size": 64,
                        "note": "hybrid: raster, each region painted on a 28x28 lattice with the shape its bbox + "
                                "occupancy columns give (98.6 % of test pixels land in their own region), CNN 48-48-64"},
+    # the same models on connected regions merged to exactly 75 by Ward's criterion (graphs/merge.py):
+    # SLIC's own connectivity step absorbs most small, detailed fragments into arbitrary neighbours
+    "dirconv-ward": {**_SP, "graph_kwargs": SUPERPIXEL_WARD_GRAPH, "model": "dirconv", "model_kwargs": {},
+                     "epochs": 30, "lr": 2e-3, "batch_size": 64,
+                     "note": "dirconv on 23-column graphs of 75 Ward-merged connected regions"},
+    "raster-ward": {**_SP, "graph_kwargs": SUPERPIXEL_WARD_GRAPH, "model": "raster",
+                    "model_kwargs": {"paint": "regions", "grid": 28, "pool_after": [0, 1],
+                                     "bbox_index": _first_column(SUPERPIXEL_WARD_GRAPH, "bbox_x0"),
+                                     "occupancy_index": _first_column(SUPERPIXEL_WARD_GRAPH, "occ_00")},
+                    "epochs": 30, "lr": 2e-3, "batch_size": 64,
+                    "note": "raster-regions on 75 Ward-merged connected regions"},
     "gatedgcn": {**_SP, "model": "gatedgcn", "model_kwargs": {}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                  "note": "GatedGCN 4 x 64, relative-position edge features"},
     # pixel grid and the CNN on the same pixels

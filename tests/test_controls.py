@@ -49,5 +49,7 @@ def test_paint_agreement_regions_beat_the_tessellation(images):
     """From bbox + occupancy nearly every pixel goes back to its own region, more than by nearest centroid."""
     from benchmarks.superpixel_controls import paint_agreement
     share = paint_agreement(images)
-    assert set(share) == {"nearest", "regions"}
     assert 0.9 < share["regions"] <= 1.0 and share["nearest"] < share["regions"]
+    # the graphs' (scikit-image) regions are connected; the batched path's labels may be split in pieces
+    assert share["graph pieces"] == share["graph regions"] > 0
+    assert share["batched pieces"] >= share["batched labels"] > 0

@@ -44,6 +44,9 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
     g.add_argument("--method", default=None, choices=["skimage", "fast"],
                    help="superpixels: scikit-image SLIC per image (default) or the batched fast path (kNN edges)")
+    g.add_argument("--ward-merge", dest="ward_merge", action="store_true",
+                   help="superpixels: connected regions merged by Ward's criterion to exactly --n-segments, "
+                        "instead of SLIC's connectivity step (keeps far more detail; skimage method)")
     g.add_argument("--features", type=_csv, default=None,
                    help="superpixels: node features, comma list of mean,std,centroid,area,bbox,moments,gradient,"
                         "quadrants,occupancy")
@@ -80,6 +83,10 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
         if name not in allowed:
             raise GraphclsError(f"--{name.replace('_', '-')} does not apply to --graph {args.graph}")
         kw[name] = v
+    if getattr(args, "ward_merge", False):
+        if args.graph != "superpixels":
+            raise GraphclsError(f"--ward-merge does not apply to --graph {args.graph}")
+        kw["merge"] = "ward"
     if getattr(args, "position", False):
         if "position" not in allowed:
             raise GraphclsError(f"--position does not apply to --graph {args.graph}")

@@ -41,6 +41,8 @@ def test_train_evaluate_convert_show(tmp_path, tiny_idx, capsys):
     (["train", "--dataset", "idx:/no/such/dir"], "not found"),
     (["train", "--dataset", "what"], "unknown dataset"),
     (["convert", "--graph", "grid", "--n-segments", "10"], "does not apply"),
+    (["convert", "--graph", "grid", "--ward-merge"], "--ward-merge does not apply"),
+    (["convert", "--ward-merge", "--method", "fast", "--limit", "20"], "merge"),
     (["evaluate", "/no/such/checkpoint.pt"], "not found"),
     (["train", "--task", "multilabel", "--dataset", "sample"], "canvas"),
 ])
@@ -91,3 +93,13 @@ def test_convert_method_fast_caches_separately(tmp_path, tiny_idx, capsys):
     grid = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "grid", "--method", "fast", "--out", str(tmp_path)]
     assert main(grid) == 2  # superpixels only
     assert "--method does not apply" in capsys.readouterr().err
+
+
+def test_convert_ward_merge_gives_exactly_n_segments(tmp_path, tiny_idx):
+    from pyg_graphcls.datasets import load_dataset
+    assert main(["convert", "--dataset", f"idx:{tiny_idx}", "--ward-merge", "--n-segments", "40", "--out",
+                 str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    ds = load_dataset(f"idx:{tiny_idx}", "superpixels", {"merge": "ward", "n_segments": 40}, root=tmp_path,
+                      progress=False, workers=1)
+    assert not ds.train.converted  # the CLI cached exactly these graph parameters
+    assert {ds.train[i].num_nodes for i in range(len(ds.train))} == {40}

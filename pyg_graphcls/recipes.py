@@ -60,6 +60,15 @@ def _first_column(graph_kwargs: dict, name: str) -> int:
     return feature_names(graph_kwargs["features"], 1).index(name)
 
 
+def _raster_regions(graph_kwargs: dict, note: str) -> dict:
+    """The ``raster`` model painting regions on a 28x28 lattice, its columns looked up in ``graph_kwargs``."""
+    return {**_SP, "graph_kwargs": graph_kwargs, "model": "raster",
+            "model_kwargs": {"paint": "regions", "grid": 28, "pool_after": [0, 1],
+                             "bbox_index": _first_column(graph_kwargs, "bbox_x0"),
+                             "occupancy_index": _first_column(graph_kwargs, "occ_00")},
+            "epochs": 30, "lr": 2e-3, "batch_size": 64, "note": note}
+
+
 #: pixel grids: every pixel a node, x = intensity + normalised (x, y), 8 neighbours
 GRID_GRAPH = {"connectivity": 8, "position": True}
 GRID_FEATURE_NAMES = ["mean_0", "centroid_x", "centroid_y"]
@@ -92,24 +101,15 @@ RECIPES: dict[str, dict[str, Any]] = {
     "raster": {**_SP, "graph_kwargs": SUPERPIXEL_RICH_GRAPH, "model": "raster", "model_kwargs": {},
                "epochs": 30, "lr": 2e-3, "batch_size": 64,
                "note": "hybrid: 2 graph blocks, node features on a 14x14 lattice by nearest region, CNN 48-48-64"},
-    "raster-regions": {**_SP, "graph_kwargs": SUPERPIXEL_OCC_GRAPH, "model": "raster",
-                       "model_kwargs": {"paint": "regions", "grid": 28, "pool_after": [0, 1],
-                                        "bbox_index": _first_column(SUPERPIXEL_OCC_GRAPH, "bbox_x0"),
-                                        "occupancy_index": _first_column(SUPERPIXEL_OCC_GRAPH, "occ_00")},
-                       "epochs": 30, "lr": 2e-3, "batch_size": 64,
-                       "note": "hybrid: raster, each region painted on a 28x28 lattice with the shape its bbox + "
-                               "occupancy columns give (98.6 % of test pixels land in their own region), CNN 48-48-64"},
+    "raster-regions": _raster_regions(SUPERPIXEL_OCC_GRAPH, "hybrid: raster, each region painted on a 28x28 lattice "
+                                      "with the shape its bbox + occupancy columns give (98.6 % of test pixels land "
+                                      "in their own region), CNN 48-48-64"),
     # the same models on connected regions merged to exactly 75 by Ward's criterion (graphs/merge.py):
     # SLIC's own connectivity step absorbs most small, detailed fragments into arbitrary neighbours
     "dirconv-ward": {**_SP, "graph_kwargs": SUPERPIXEL_WARD_GRAPH, "model": "dirconv", "model_kwargs": {},
                      "epochs": 30, "lr": 2e-3, "batch_size": 64,
                      "note": "dirconv on 23-column graphs of 75 Ward-merged connected regions"},
-    "raster-ward": {**_SP, "graph_kwargs": SUPERPIXEL_WARD_GRAPH, "model": "raster",
-                    "model_kwargs": {"paint": "regions", "grid": 28, "pool_after": [0, 1],
-                                     "bbox_index": _first_column(SUPERPIXEL_WARD_GRAPH, "bbox_x0"),
-                                     "occupancy_index": _first_column(SUPERPIXEL_WARD_GRAPH, "occ_00")},
-                    "epochs": 30, "lr": 2e-3, "batch_size": 64,
-                    "note": "raster-regions on 75 Ward-merged connected regions"},
+    "raster-ward": _raster_regions(SUPERPIXEL_WARD_GRAPH, "raster-regions on 75 Ward-merged connected regions"),
     "gatedgcn": {**_SP, "model": "gatedgcn", "model_kwargs": {}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                  "note": "GatedGCN 4 x 64, relative-position edge features"},
     # pixel grid and the CNN on the same pixels

@@ -60,12 +60,12 @@ def _first_column(graph_kwargs: dict, name: str) -> int:
     return feature_names(graph_kwargs["features"], 1).index(name)
 
 
-def _raster_regions(graph_kwargs: dict, note: str) -> dict:
+def _raster_regions(graph_kwargs: dict, note: str, **model_kwargs: Any) -> dict:
     """The ``raster`` model painting regions on a 28x28 lattice, its columns looked up in ``graph_kwargs``."""
     return {**_SP, "graph_kwargs": graph_kwargs, "model": "raster",
             "model_kwargs": {"paint": "regions", "grid": 28, "pool_after": [0, 1],
                              "bbox_index": _first_column(graph_kwargs, "bbox_x0"),
-                             "occupancy_index": _first_column(graph_kwargs, "occ_00")},
+                             "occupancy_index": _first_column(graph_kwargs, "occ_00"), **model_kwargs},
             "epochs": 30, "lr": 2e-3, "batch_size": 64, "note": note}
 
 
@@ -110,6 +110,13 @@ RECIPES: dict[str, dict[str, Any]] = {
                      "epochs": 30, "lr": 2e-3, "batch_size": 64,
                      "note": "dirconv on 23-column graphs of 75 Ward-merged connected regions"},
     "raster-ward": _raster_regions(SUPERPIXEL_WARD_GRAPH, "raster-regions on 75 Ward-merged connected regions"),
+    # no message passing: the graph decoded into its mean-intensity picture (each region painted with the
+    # shape its bbox + occupancy give), read by the cnn layout; the benchmarks.superpixel_controls
+    # 'graph' control, as a model that takes the graph
+    "raster-ward-mean": _raster_regions(SUPERPIXEL_WARD_GRAPH, "hybrid without message passing: the mean "
+                                        "column of 75 Ward-merged regions painted by shape on 28x28, then the "
+                                        "cnn layout 32-48-64-64", graph_widths=[], paint_columns=[0],
+                                        cnn_widths=[32, 48, 64, 64]),
     "gatedgcn": {**_SP, "model": "gatedgcn", "model_kwargs": {}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                  "note": "GatedGCN 4 x 64, relative-position edge features"},
     # pixel grid and the CNN on the same pixels

@@ -543,3 +543,32 @@ def test_cnn_refuses_graphs(sp_graphs):
         m(Batch.from_data_list(sp_graphs[:2]))
     with pytest.raises(GraphclsError, match="images"):
         m(torch.rand(2, 3, 28, 28))
+
+
+def test_raster_without_graph_blocks_paints_raw_columns(real_images):
+    """raster-ward-mean: no message passing, the CNN reads the graph's mean column painted by
+    region shape -- the picture benchmarks.superpixel_controls paints (to its uint8 rounding)."""
+    from benchmarks.superpixel_controls import paint_graphs
+    from pyg_graphcls.recipes import get_recipe
+    r = get_recipe("raster-ward-mean")
+    x, y = real_images
+    graphs = [superpixel_graph(img, y=int(lab), **r["graph_kwargs"]) for img, lab in zip(x[:4], y[:4])]
+    b = Batch.from_data_list(graphs)
+    m = create_model("raster", in_channels=b.x.size(1), num_classes=10, **r["model_kwargs"]).eval()
+    assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in create_model("cnn").parameters())
+    seen = {}
+    m.cnn.register_forward_hook(lambda mod, inp, out: seen.setdefault("lattice", inp[0]))
+    m(b)
+    lattice = seen["lattice"]
+    assert lattice.shape == (4, 1, 28, 28)
+    mk = r["model_kwargs"]
+    control = paint_graphs(graphs, mk["bbox_index"], mk["occupancy_index"])
+    assert np.abs(lattice[:, 0].detach().numpy() * 255 - control).max() <= 0.5 + 1e-3
+    # the lattice is a picture of the digit: close to the image itself (mean-colour painting)
+    assert np.abs(lattice[:, 0].detach().numpy() * 255 - x[:4]).mean() < 20
+    with pytest.raises(GraphclsError, match="graph_widths"):
+        create_model("raster", in_channels=23, num_classes=10, paint_columns=[0])
+    with pytest.raises(GraphclsError, match="paint_columns"):
+        create_model("raster", in_channels=23, num_classes=10, graph_widths=(), paint_columns=[23])
+    near = create_model("raster", in_channels=b.x.size(1), num_classes=10, graph_widths=(), paint_columns=[0, 1])
+    assert near(b).shape == (4, 10)

@@ -794,11 +794,17 @@ class RasterNet(nn.Module):
                  cnn_widths: Sequence[int] = (48, 48, 64), pool_after: Sequence[int] = (0,), grid: int = 14,
                  image_size: float = 28.0, directions: int = 8, dropout: float = 0.0, paint: str = "nearest",
                  bbox_index: Optional[int] = None, occupancy_index: Optional[int] = None,
-                 occupancy_cells: int = 3) -> None:
+                 occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None) -> None:
         super().__init__()
         graph_widths = [int(w) for w in graph_widths]
-        _check_sizes(in_channels, num_classes, grid=int(grid), blocks=len(graph_widths) or 0,
+        _check_sizes(in_channels, num_classes, grid=int(grid),
                      **{f"graph_width{i}": w for i, w in enumerate(graph_widths)})
+        if paint_columns is not None and graph_widths:
+            raise GraphclsError("paint_columns paints raw x columns: it needs graph_widths=() (no graph blocks)")
+        columns = list(range(in_channels)) if paint_columns is None else [int(c) for c in paint_columns]
+        if not columns or any(c < 0 or c >= in_channels for c in columns):
+            raise GraphclsError(f"paint_columns must be column indices in 0..{in_channels - 1}, got {paint_columns}")
+        self.paint_columns = None if graph_widths else columns
         if image_size <= 0:
             raise GraphclsError(f"image_size must be > 0 pixels, got {image_size}")
         if paint not in ("nearest", "regions"):
@@ -817,13 +823,17 @@ class RasterNet(nn.Module):
         self.bbox_index, self.occupancy_index, self.occupancy_cells = bbox_index, occupancy_index, occupancy_cells
         self.grid, self.image_size = int(grid), float(image_size)
         self.directions = directions
-        self.embed = nn.Sequential(nn.Linear(in_channels, graph_widths[0]), nn.BatchNorm1d(graph_widths[0]),
-                                   nn.ReLU())
         self.blocks = nn.ModuleList()
-        c = graph_widths[0]
-        for w in graph_widths:
-            self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, "mean"), c, w, dropout))
-            c = w
+        if graph_widths:
+            self.embed = nn.Sequential(nn.Linear(in_channels, graph_widths[0]), nn.BatchNorm1d(graph_widths[0]),
+                                       nn.ReLU())
+            c = graph_widths[0]
+            for w in graph_widths:
+                self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, "mean"), c, w, dropout))
+                c = w
+        else:  # no graph blocks: the lattice shows the raw columns paint_columns
+            self.embed = nn.Sequential()
+            c = len(columns)
         self.cnn = ConvNet(c, num_classes, cnn_widths, pool_after, dropout)
 
     def reset_parameters(self) -> None:
@@ -837,10 +847,13 @@ class RasterNet(nn.Module):
     def forward(self, data) -> Tensor:
         x, batch, size = _graph_inputs(data, 0)
         pos, edge_index = _pos(data), data.edge_index
-        h = self.embed(x)
-        basis = direction_basis(pos, edge_index, self.directions)
-        for block in self.blocks:
-            h = block(h, edge_index, basis)
+        if self.paint_columns is not None:
+            h = x[:, self.paint_columns]
+        else:
+            h = self.embed(x)
+            basis = direction_basis(pos, edge_index, self.directions)
+            for block in self.blocks:
+                h = block(h, edge_index, basis)
         if self.paint == "nearest":
             return self.cnn(rasterize_nearest(h, pos, batch, size, self.grid, self.image_size))
         # bbox columns are normalised by (side - 1) (graphs.superpixels.segment_features)
@@ -854,8 +867,8 @@ def raster(in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32
            cnn_widths: Sequence[int] = (48, 48, 64), pool_after: Sequence[int] = (0,), grid: int = 14,
            image_size: float = 28.0, directions: int = 8, dropout: float = 0.0, paint: str = "nearest",
            bbox_index: Optional[int] = None, occupancy_index: Optional[int] = None,
-           occupancy_cells: int = 3) -> RasterNet:
+           occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None) -> RasterNet:
     """Superpixel graphs: 2 direction-aware graph blocks x 32, nearest-region lattice 14x14, CNN 48-48-64 (~97k);
     ``paint="regions"`` paints each region with its shape from its bbox + occupancy columns instead."""
     return RasterNet(in_channels, num_classes, graph_widths, cnn_widths, pool_after, grid, image_size,
-                     directions, dropout, paint, bbox_index, occupancy_index, occupancy_cells)
+                     directions, dropout, paint, bbox_index, occupancy_index, occupancy_cells, paint_columns)

@@ -84,11 +84,15 @@ def segment_count(seg: Any) -> int:
     return int(torch.unique(_as_seg(seg, "seg")).numel())
 
 
+def _as_hwc(image: Any) -> np.ndarray:
+    img = np.asarray(image, dtype=np.float64)
+    return img[..., None] if img.ndim == 2 else img
+
+
 def mean_colour_picture(seg: Any, image: Any) -> np.ndarray:
     """``[H, W, C]`` float64: every pixel set to its segment's mean of ``image [H, W(, C)]``."""
     s = _as_seg(seg, "seg").numpy()
-    img = np.asarray(image, dtype=np.float64)
-    img = img[..., None] if img.ndim == 2 else img
+    img = _as_hwc(image)
     if img.shape[:2] != s.shape:
         raise GraphclsError(f"seg {s.shape} and image {np.asarray(image).shape} differ in size")
     _, lab = np.unique(s.ravel(), return_inverse=True)
@@ -99,15 +103,13 @@ def mean_colour_picture(seg: Any, image: Any) -> np.ndarray:
 
 def mean_colour_rmse(seg: Any, image: Any) -> float:
     """Root mean squared difference (in the image's units) between ``image`` and its mean-colour picture."""
-    img = np.asarray(image, dtype=np.float64)
-    img = img[..., None] if img.ndim == 2 else img
+    img = _as_hwc(image)
     return float(np.sqrt(((mean_colour_picture(seg, img) - img) ** 2).mean()))
 
 
 def explained_variation(seg: Any, image: Any) -> float:
     """``1 - SSE(mean-colour picture) / SSE(image mean)``: 1 for a perfect picture (1.0 for a flat image)."""
-    img = np.asarray(image, dtype=np.float64)
-    img = img[..., None] if img.ndim == 2 else img
+    img = _as_hwc(image)
     total = ((img - img.reshape(-1, img.shape[2]).mean(0)) ** 2).sum()
     if total == 0:
         return 1.0

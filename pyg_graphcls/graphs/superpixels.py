@@ -363,7 +363,8 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
     if merge == "ward":
         from .merge import ward_merge
         kw = {**(slic_kwargs or {}), "enforce_connectivity": False}
-        seg = ward_merge(slic_segments(img, n_segments, compactness, **kw), img, max(1, min(int(n_segments), img.shape[0] * img.shape[1])))
+        regions = max(1, min(int(n_segments), img.shape[0] * img.shape[1]))
+        seg = ward_merge(slic_segments(img, n_segments, compactness, **kw), img, regions)
     else:
         seg = slic_segments(img, n_segments, compactness, **(slic_kwargs or {}))
     return graph_from_segments(img, seg, features=features, edges=edges, k=k, undirected=undirected,

@@ -869,6 +869,7 @@ def raster(in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32
            bbox_index: Optional[int] = None, occupancy_index: Optional[int] = None,
            occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None) -> RasterNet:
     """Superpixel graphs: 2 direction-aware graph blocks x 32, nearest-region lattice 14x14, CNN 48-48-64 (~97k);
-    ``paint="regions"`` paints each region with its shape from its bbox + occupancy columns instead."""
+    ``paint="regions"`` paints each region with its shape from its bbox + occupancy columns instead;
+    ``graph_widths=()`` with ``paint_columns`` paints raw ``x`` columns (no message passing)."""
     return RasterNet(in_channels, num_classes, graph_widths, cnn_widths, pool_after, grid, image_size,
                      directions, dropout, paint, bbox_index, occupancy_index, occupancy_cells, paint_columns)

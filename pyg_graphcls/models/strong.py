@@ -788,6 +788,13 @@ class RasterNet(nn.Module):
     the 75-region Fashion-MNIST graphs the bbox + 3x3 occupancy columns put
     98.6 % of the pixels back in their own region (87.3 % by nearest centroid;
     ``python -m benchmarks.superpixel_controls --agreement 1000``).
+
+    ``graph_widths=()`` drops the graph blocks: the lattice shows the raw ``x``
+    columns ``paint_columns`` (recipe ``raster-ward-mean``: the ``mean`` column of
+    Ward-merged regions, i.e. the graph decoded into its mean-intensity picture,
+    read by the ``cnn`` layout). No message passing: it is the
+    ``benchmarks.superpixel_controls`` ``graph`` control as a model that takes
+    the graph, and measures what a graph's regions hold for a CNN.
     """
 
     def __init__(self, in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32, 32),

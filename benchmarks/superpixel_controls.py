@@ -43,7 +43,7 @@ import torch
 from pyg_graphcls.datasets import default_root, load_images
 from pyg_graphcls.datasets.idx import write_idx
 from pyg_graphcls.graphs.fast_slic import batched_slic
-from skimage.measure import label as sk_label
+from pyg_graphcls.graphs.merge import connected_pieces
 
 MODES = ("exact", "voronoi", "graph")
 
@@ -147,8 +147,7 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
         g = superpixel_graph(img, return_seg=True, **kw)
         for name, lab, n in (("graph", g.seg[0].numpy(), g.num_nodes), ("batched", blab, bcount)):
             pieces[f"{name} {'regions' if name == 'graph' else 'labels'}"].append(n)
-            # 4-connected pieces of equal label (skimage's label with no background)
-            pieces[f"{name} pieces"].append(int(sk_label(lab + 1, connectivity=1, background=0).max()))
+            pieces[f"{name} pieces"].append(int(connected_pieces(lab).max()) + 1)
         ids = torch.arange(g.num_nodes, dtype=torch.float32).unsqueeze(1)
         batch = torch.zeros(g.num_nodes, dtype=torch.long)
         bbox = g.x[:, mk["bbox_index"]:mk["bbox_index"] + 4] * (side - 1)  # bbox columns are / (side - 1)

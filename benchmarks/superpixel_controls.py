@@ -90,11 +90,10 @@ def paint_graphs(graphs, bbox_index: int, occupancy_index: int, side: int = 28, 
     """uint8 ``[N, side, side]``: each graph's ``mean`` column (x[:, 0], in [0, 1]) painted by
     :func:`~pyg_graphcls.models.strong.rasterize_regions` from its ``bbox`` and 3x3 ``occupancy`` columns."""
     from torch_geometric.loader import DataLoader
-    from pyg_graphcls.models.strong import rasterize_regions
+    from pyg_graphcls.models.strong import rasterize_regions, region_columns
     out = []
     for b in DataLoader(graphs, batch_size=batch_size):
-        bbox = b.x[:, bbox_index:bbox_index + 4] * (side - 1)  # bbox columns are / (side - 1)
-        occ = b.x[:, occupancy_index:occupancy_index + 9]
+        bbox, occ = region_columns(b.x, bbox_index, occupancy_index, 3, side)
         img = rasterize_regions(b.x[:, :1] * 255.0, b.pos, bbox, occ, b.batch, b.num_graphs, side, float(side))
         out.append(img[:, 0].round().clamp(0, 255).to(torch.uint8).numpy())
     return np.concatenate(out) if out else np.zeros((0, side, side), np.uint8)
@@ -133,11 +132,11 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
     id, per painting (see the module docstring), and the mean number of regions and of connected
     pieces per image in the graphs' segmentation and in the batched path's."""
     from pyg_graphcls.graphs import superpixel_graph
-    from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions
+    from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions, region_columns
     from pyg_graphcls.recipes import get_recipe
     r = get_recipe(recipe)
     kw, mk = r["graph_kwargs"], r["model_kwargs"]
-    k2 = mk.get("occupancy_cells", 3) ** 2
+    cells = mk.get("occupancy_cells", 3)
     side = images.shape[1]
     hits: dict[str, list[float]] = {"nearest": [], "regions": []}
     pieces: dict[str, list[int]] = {"graph regions": [], "graph pieces": [], "batched labels": [],
@@ -150,8 +149,7 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
             pieces[f"{name} pieces"].append(int(connected_pieces(lab).max()) + 1)
         ids = torch.arange(g.num_nodes, dtype=torch.float32).unsqueeze(1)
         batch = torch.zeros(g.num_nodes, dtype=torch.long)
-        bbox = g.x[:, mk["bbox_index"]:mk["bbox_index"] + 4] * (side - 1)  # bbox columns are / (side - 1)
-        occ = g.x[:, mk["occupancy_index"]:mk["occupancy_index"] + k2]
+        bbox, occ = region_columns(g.x, mk["bbox_index"], mk["occupancy_index"], cells, side)
         painted = {"nearest": rasterize_nearest(ids, g.pos, batch, 1, side, float(side)),
                    "regions": rasterize_regions(ids, g.pos, bbox, occ, batch, 1, side, float(side))}
         for name, out in painted.items():

@@ -117,6 +117,12 @@ RECIPES: dict[str, dict[str, Any]] = {
                                         "column of 75 Ward-merged regions painted by shape on 28x28, then the "
                                         "cnn layout 32-48-64-64", graph_widths=[], paint_columns=[0],
                                         cnn_widths=[32, 48, 64, 64]),
+    # the same picture plus message passing: 2 direction-aware graph blocks x 8 over the kNN-8 edges read
+    # the mean column and their output is painted beside it (the CNN sees 9 channels)
+    "raster-ward-mp": _raster_regions(SUPERPIXEL_WARD_GRAPH, "hybrid: raster-ward-mean's mean picture beside 8 "
+                                      "channels of 2 graph blocks over the mean column, cnn layout 32-48-64-64",
+                                      graph_widths=[8, 8], graph_columns=[0], paint_columns=[0],
+                                      cnn_widths=[32, 48, 64, 64]),
     "gatedgcn": {**_SP, "model": "gatedgcn", "model_kwargs": {}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                  "note": "GatedGCN 4 x 64, relative-position edge features"},
     # pixel grid and the CNN on the same pixels

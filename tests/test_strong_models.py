@@ -567,8 +567,51 @@ def test_raster_without_graph_blocks_paints_raw_columns(real_images):
     # the lattice is a picture of the digit: close to the image itself (mean-colour painting)
     assert np.abs(lattice[:, 0].detach().numpy() * 255 - x[:4]).mean() < 20
     with pytest.raises(GraphclsError, match="graph_widths"):
-        create_model("raster", in_channels=23, num_classes=10, paint_columns=[0])
+        create_model("raster", in_channels=23, num_classes=10, graph_widths=(), graph_columns=[0])
+    with pytest.raises(GraphclsError, match="graph_columns"):
+        create_model("raster", in_channels=23, num_classes=10, graph_columns=[])
     with pytest.raises(GraphclsError, match="paint_columns"):
         create_model("raster", in_channels=23, num_classes=10, graph_widths=(), paint_columns=[23])
     near = create_model("raster", in_channels=b.x.size(1), num_classes=10, graph_widths=(), paint_columns=[0, 1])
     assert near(b).shape == (4, 10)
+
+
+def test_raster_graph_blocks_beside_raw_columns(real_images):
+    """paint_columns with graph blocks: the lattice is the raw columns' painting followed by the
+    blocks' output; graph_columns: the blocks read those columns only."""
+    from pyg_graphcls.recipes import get_recipe
+    r = get_recipe("raster-ward-mean")
+    x, y = real_images
+    b = Batch.from_data_list([superpixel_graph(img, y=int(lab), **r["graph_kwargs"])
+                              for img, lab in zip(x[:3], y[:3])])
+    mk = {**r["model_kwargs"], "graph_widths": [8, 8], "graph_columns": [0, 1]}
+    torch.manual_seed(0)
+    m = create_model("raster", in_channels=b.x.size(1), num_classes=10, **mk).eval()
+    plain = create_model("raster", in_channels=b.x.size(1), num_classes=10, **r["model_kwargs"]).eval()
+    seen = {}
+    m.cnn.register_forward_hook(lambda mod, inp, out: seen.__setitem__("m", inp[0]))
+    plain.cnn.register_forward_hook(lambda mod, inp, out: seen.__setitem__("plain", inp[0]))
+    out = m(b)
+    plain(b)
+    assert out.shape == (3, 10) and seen["m"].shape == (3, 9, 28, 28)
+    assert torch.equal(seen["m"][:, :1], seen["plain"])     # channel 0: the mean picture, untouched
+    assert seen["m"][:, 1:].abs().sum() > 0
+    # a column outside graph_columns, paint_columns, bbox and occupancy changes nothing ...
+    b2 = b.clone()
+    b2.x = b.x.clone()
+    b2.x[:, 4] += 5.0                                        # area
+    assert torch.allclose(m(b2), out)
+    # ... while one the blocks read does
+    b2.x[:, 1] += 0.5                                        # std
+    assert not torch.allclose(m(b2), out)
+    out.sum().backward()
+    assert m.embed[0].weight.grad is not None and m.embed[0].weight.shape == (8, 2)
+
+
+def test_region_columns_scale_and_errors():
+    from pyg_graphcls.models.strong import region_columns
+    x = torch.rand(5, 23)
+    bbox, occ = region_columns(x, 5, 14, 3, 28.0)
+    assert torch.allclose(bbox, x[:, 5:9] * 27) and torch.equal(occ, x[:, 14:23])
+    with pytest.raises(GraphclsError, match="occupancy"):
+        region_columns(x[:, :20], 5, 14, 3, 28.0)

@@ -37,6 +37,7 @@ from ..errors import GraphclsError
 from .registry import register_model
 
 __all__ = ["DirectionalConv", "direction_basis", "full_grid_layout", "grid_pool", "MultiScaleReadout", "DirConvNet", "rasterize_regions",
+           "rasterize_nearest", "region_columns", "RasterNet",
            "GatedGCNLayer", "GatedGCN", "ConvNet", "relative_positions"]
 
 
@@ -759,6 +760,20 @@ def rasterize_regions(h: Tensor, pos: Tensor, bbox: Tensor, occupancy: Tensor, b
     return out.view(size, grid, grid, c).permute(0, 3, 1, 2)
 
 
+def region_columns(x: Tensor, bbox_index: int, occupancy_index: int, occupancy_cells: int = 3,
+                   image_size: float = 28.0) -> tuple[Tensor, Tensor]:
+    """The ``bbox`` (in pixels, ``[N, 4]``) and ``occupancy`` (``[N, cells**2]``) columns of node
+    features ``x`` whose first columns are ``bbox_index`` and ``occupancy_index``: what
+    :func:`rasterize_regions` takes. The bbox columns are stored divided by ``image_size - 1``
+    (:func:`~pyg_graphcls.graphs.superpixels.segment_features`)."""
+    k2 = int(occupancy_cells) ** 2
+    if x.dim() != 2 or x.size(1) < max(bbox_index + 4, occupancy_index + k2):
+        raise GraphclsError(f"node features {tuple(x.shape)} have no bbox columns at {bbox_index} and "
+                            f"{k2} occupancy columns at {occupancy_index}")
+    bbox = x[:, bbox_index:bbox_index + 4] * max(float(image_size) - 1.0, 1.0)
+    return bbox, x[:, occupancy_index:occupancy_index + k2]
+
+
 class RasterNet(nn.Module):
     r"""Graph blocks, then the node features laid on a lattice by nearest node, then a small CNN.
 
@@ -801,17 +816,29 @@ class RasterNet(nn.Module):
                  cnn_widths: Sequence[int] = (48, 48, 64), pool_after: Sequence[int] = (0,), grid: int = 14,
                  image_size: float = 28.0, directions: int = 8, dropout: float = 0.0, paint: str = "nearest",
                  bbox_index: Optional[int] = None, occupancy_index: Optional[int] = None,
-                 occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None) -> None:
+                 occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None,
+                 graph_columns: Optional[Sequence[int]] = None) -> None:
         super().__init__()
         graph_widths = [int(w) for w in graph_widths]
         _check_sizes(in_channels, num_classes, grid=int(grid),
                      **{f"graph_width{i}": w for i, w in enumerate(graph_widths)})
-        if paint_columns is not None and graph_widths:
-            raise GraphclsError("paint_columns paints raw x columns: it needs graph_widths=() (no graph blocks)")
-        columns = list(range(in_channels)) if paint_columns is None else [int(c) for c in paint_columns]
-        if not columns or any(c < 0 or c >= in_channels for c in columns):
-            raise GraphclsError(f"paint_columns must be column indices in 0..{in_channels - 1}, got {paint_columns}")
-        self.paint_columns = None if graph_widths else columns
+
+        def pick(cols: Optional[Sequence[int]], name: str) -> Optional[list[int]]:
+            if cols is None:
+                return None
+            cols = [int(c) for c in cols]
+            if not cols or any(c < 0 or c >= in_channels for c in cols):
+                raise GraphclsError(f"{name} must be column indices in 0..{in_channels - 1}, got {cols}")
+            return cols
+
+        # no graph blocks: paint the raw columns (all of them unless paint_columns says which);
+        # with graph blocks: paint the blocks' output, after the raw paint_columns when given
+        self.paint_columns = pick(paint_columns, "paint_columns")
+        if not graph_widths and self.paint_columns is None:
+            self.paint_columns = list(range(in_channels))
+        self.graph_columns = pick(graph_columns, "graph_columns")
+        if self.graph_columns is not None and not graph_widths:
+            raise GraphclsError("graph_columns selects the graph blocks' input: it needs graph_widths")
         if image_size <= 0:
             raise GraphclsError(f"image_size must be > 0 pixels, got {image_size}")
         if paint not in ("nearest", "regions"):
@@ -831,16 +858,18 @@ class RasterNet(nn.Module):
         self.grid, self.image_size = int(grid), float(image_size)
         self.directions = directions
         self.blocks = nn.ModuleList()
+        c = 0
         if graph_widths:
-            self.embed = nn.Sequential(nn.Linear(in_channels, graph_widths[0]), nn.BatchNorm1d(graph_widths[0]),
+            c_in = in_channels if self.graph_columns is None else len(self.graph_columns)
+            self.embed = nn.Sequential(nn.Linear(c_in, graph_widths[0]), nn.BatchNorm1d(graph_widths[0]),
                                        nn.ReLU())
             c = graph_widths[0]
             for w in graph_widths:
                 self.blocks.append(_ResBlock(DirectionalConv(c, w, directions, "mean"), c, w, dropout))
                 c = w
-        else:  # no graph blocks: the lattice shows the raw columns paint_columns
+        else:
             self.embed = nn.Sequential()
-            c = len(columns)
+        c += len(self.paint_columns or ())
         self.cnn = ConvNet(c, num_classes, cnn_widths, pool_after, dropout)
 
     def reset_parameters(self) -> None:
@@ -854,18 +883,18 @@ class RasterNet(nn.Module):
     def forward(self, data) -> Tensor:
         x, batch, size = _graph_inputs(data, 0)
         pos, edge_index = _pos(data), data.edge_index
-        if self.paint_columns is not None:
-            h = x[:, self.paint_columns]
-        else:
-            h = self.embed(x)
+        parts = [] if self.paint_columns is None else [x[:, self.paint_columns]]
+        if self.blocks:
+            h = self.embed(x if self.graph_columns is None else x[:, self.graph_columns])
             basis = direction_basis(pos, edge_index, self.directions)
             for block in self.blocks:
                 h = block(h, edge_index, basis)
+            parts.append(h)
+        h = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
         if self.paint == "nearest":
             return self.cnn(rasterize_nearest(h, pos, batch, size, self.grid, self.image_size))
-        # bbox columns are normalised by (side - 1) (graphs.superpixels.segment_features)
-        bbox = x[:, self.bbox_index:self.bbox_index + 4] * max(self.image_size - 1.0, 1.0)
-        occ = x[:, self.occupancy_index:self.occupancy_index + self.occupancy_cells ** 2]
+        bbox, occ = region_columns(x, self.bbox_index, self.occupancy_index, self.occupancy_cells,
+                                   self.image_size)
         return self.cnn(rasterize_regions(h, pos, bbox, occ, batch, size, self.grid, self.image_size))
 
 
@@ -874,9 +903,11 @@ def raster(in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32
            cnn_widths: Sequence[int] = (48, 48, 64), pool_after: Sequence[int] = (0,), grid: int = 14,
            image_size: float = 28.0, directions: int = 8, dropout: float = 0.0, paint: str = "nearest",
            bbox_index: Optional[int] = None, occupancy_index: Optional[int] = None,
-           occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None) -> RasterNet:
+           occupancy_cells: int = 3, paint_columns: Optional[Sequence[int]] = None,
+           graph_columns: Optional[Sequence[int]] = None) -> RasterNet:
     """Superpixel graphs: 2 direction-aware graph blocks x 32, nearest-region lattice 14x14, CNN 48-48-64 (~97k);
     ``paint="regions"`` paints each region with its shape from its bbox + occupancy columns instead;
     ``graph_widths=()`` with ``paint_columns`` paints raw ``x`` columns (no message passing)."""
     return RasterNet(in_channels, num_classes, graph_widths, cnn_widths, pool_after, grid, image_size,
-                     directions, dropout, paint, bbox_index, occupancy_index, occupancy_cells, paint_columns)
+                     directions, dropout, paint, bbox_index, occupancy_index, occupancy_cells, paint_columns,
+                     graph_columns)

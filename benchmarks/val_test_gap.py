@@ -1,7 +1,7 @@
 """Is the validation split a fair stand-in for the test set? Per-block test accuracy next to validation.
 
     python -m benchmarks.val_test_gap --recipes cnn,raster-regions,raster-ward --train-size 10000 \
-        --epochs 3 [--blocks 10] [--check-cache 40] [--threads 1]
+        --epochs 3 [--blocks 10] [--check-cache 40] [--heldout 5000] [--threads 1]
 
 For each recipe: train it (seed 0, the recipe's protocol: the same 90/10 split of the first
 ``--train-size`` training images, no checkpoint selection), then print the validation accuracy
@@ -38,7 +38,24 @@ def check_cache(recipe: dict, n: int) -> int:
     return bad
 
 
-def blocks(name: str, train_size: int, epochs: int, n_blocks: int) -> dict[str, float]:
+def heldout_set(recipe: dict, start: int, n: int):
+    """Images ``start .. start + n - 1`` of the training file in the recipe's form: training-file
+    images that neither the training nor the validation split of the first ``start`` contains."""
+    from pyg_graphcls.datasets import load_dataset, load_images
+    from pyg_graphcls.recipes import ImageTensorDataset, LazyGraphDataset, _shrink
+    if recipe["graph"] == "superpixels":
+        train = load_dataset(recipe["dataset"], "superpixels", recipe["graph_kwargs"], progress=False).train
+        return train[start:min(start + n, len(train))]
+    tri, trl, _, _, _, _ = load_images(recipe["dataset"])
+    img, lab = tri[start:start + n], trl[start:start + n]
+    if recipe["graph"] == "grid":
+        from pyg_graphcls.graphs import pixel_grid_graph
+        return LazyGraphDataset(img, lab, pixel_grid_graph, recipe["graph_kwargs"])
+    size = recipe["graph_kwargs"].get("size")
+    return ImageTensorDataset(_shrink(img, int(size)) if size is not None else img, lab)
+
+
+def blocks(name: str, train_size: int, epochs: int, n_blocks: int, heldout: int = 0) -> dict[str, float]:
     from pyg_graphcls.models import create_model
     from pyg_graphcls.train import Trainer
     r = get_recipe(name)
@@ -50,6 +67,8 @@ def blocks(name: str, train_size: int, epochs: int, n_blocks: int) -> dict[str, 
                     progress=False, eval_train_size=0, out_dir=d)
         t.fit(train, val)
         out = {"val": t.evaluate(val, confusion=False)["accuracy"]}
+        if heldout:
+            out["held-out"] = t.evaluate(heldout_set(r, train_size, heldout), confusion=False)["accuracy"]
         edges = np.linspace(0, len(test), n_blocks + 1).astype(int)
         for a, b in zip(edges[:-1], edges[1:]):
             part = torch.utils.data.Subset(test, range(a, b))
@@ -65,6 +84,10 @@ def main(argv=None) -> None:
     ap.add_argument("--blocks", type=int, default=10)
     ap.add_argument("--check-cache", type=int, default=0, metavar="N")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--heldout", type=int, default=0, metavar="N",
+                    help="also score training-file images train_size .. train_size + N - 1 (seen by neither "
+                         "split): a gap between them and the test set belongs to the files, one between them "
+                         "and validation to the validation images")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -73,9 +96,10 @@ def main(argv=None) -> None:
         if args.check_cache and r["graph"] == "superpixels":
             print(f"{name}: {check_cache(r, args.check_cache)} of {2 * args.check_cache} cached graphs differ "
                   f"from a fresh conversion", flush=True)
-        res = blocks(name, args.train_size, args.epochs, args.blocks)
+        res = blocks(name, args.train_size, args.epochs, args.blocks, args.heldout)
         tests = [v for k, v in res.items() if k.startswith("test")]
-        print(f"{name}: val {100 * res['val']:.1f}, test blocks mean {100 * np.mean(tests):.1f} "
+        held = f"held-out {100 * res['held-out']:.1f}, " if "held-out" in res else ""
+        print(f"{name}: val {100 * res['val']:.1f}, {held}test blocks mean {100 * np.mean(tests):.1f} "
               f"(min {100 * min(tests):.1f}, max {100 * max(tests):.1f}):",
               ", ".join(f"{k} {100 * v:.1f}" for k, v in res.items() if k.startswith("test")), flush=True)
 

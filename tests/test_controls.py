@@ -53,3 +53,23 @@ def test_paint_agreement_regions_beat_the_tessellation(images):
     # the graphs' (scikit-image) regions are connected; the batched path's labels may be split in pieces
     assert share["graph pieces"] == share["graph regions"] > 0
     assert share["batched pieces"] >= share["batched labels"] > 0
+
+
+def test_val_test_gap_heldout_is_the_unseen_training_images(tiny_idx, digits, tmp_path, monkeypatch):
+    """benchmarks.val_test_gap --heldout: training-file images after the first train_size, in the
+    recipe's form (pixels for cnn, the cached graphs for a superpixel recipe)."""
+    from benchmarks.val_test_gap import heldout_set
+    from pyg_graphcls.graphs import superpixel_graph
+    from pyg_graphcls.recipes import get_recipe
+    monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(tmp_path / "home"))
+    x, y = digits
+    spec = f"idx:{tiny_idx}"
+    held = heldout_set({**get_recipe("cnn"), "dataset": spec}, 20, 8)
+    assert len(held) == 8
+    img, lab = held[3]
+    assert torch.equal(img[0], torch.from_numpy(x[23]).float() / 255.0) and int(lab) == int(y[23])
+    r = {**get_recipe("dirconv"), "dataset": spec}
+    graphs = heldout_set(r, 28, 10)                   # only 32 training images: 4 left
+    assert len(graphs) == 4
+    fresh = superpixel_graph(x[30], y=int(y[30]), **r["graph_kwargs"])
+    assert torch.equal(graphs[2].x, fresh.x) and int(graphs[2].y) == int(y[30])

@@ -810,6 +810,11 @@ class RasterNet(nn.Module):
     read by the ``cnn`` layout). No message passing: it is the
     ``benchmarks.superpixel_controls`` ``graph`` control as a model that takes
     the graph, and measures what a graph's regions hold for a CNN.
+
+    ``paint_columns`` with graph blocks (recipe ``raster-ward-mp``) paints those
+    raw columns first and the blocks' output after them, and ``graph_columns``
+    picks the columns the blocks read: the mean picture stays as it is and
+    message passing over the kNN edges adds channels beside it.
     """
 
     def __init__(self, in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32, 32),

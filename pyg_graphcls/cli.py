@@ -47,6 +47,9 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--ward-merge", dest="ward_merge", action="store_true",
                    help="superpixels: connected regions merged by Ward's criterion to exactly --n-segments, "
                         "instead of SLIC's connectivity step (keeps far more detail; skimage method)")
+    g.add_argument("--node-pos", dest="node_pos", default=None, choices=["centroid", "interior"],
+                   help="superpixels: node positions (and so kNN edges): region centroids (default) or each "
+                        "region's pixel nearest its centroid, always inside the region")
     g.add_argument("--features", type=_csv, default=None,
                    help="superpixels: node features, comma list of mean,std,centroid,area,bbox,moments,gradient,"
                         "quadrants,occupancy")
@@ -71,12 +74,12 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
     """Only the options the user gave, checked against the graph kind."""
     kw: dict[str, Any] = {}
     allowed = {
-        "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr", "method"},
+        "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr", "method", "node_pos"},
         "grid": {"connectivity", "edge_attr", "position"},
         "patches": {"patch_size", "edges", "k", "connectivity", "edge_attr", "position"},
     }[args.graph]
     for name in ("n_segments", "compactness", "features", "edges", "k", "edge_attr", "patch_size", "connectivity",
-                 "method"):
+                 "method", "node_pos"):
         v = getattr(args, name, None)
         if v is None:
             continue

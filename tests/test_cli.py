@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from pyg_graphcls.cli import main
 
@@ -43,6 +44,8 @@ def test_train_evaluate_convert_show(tmp_path, tiny_idx, capsys):
     (["convert", "--graph", "grid", "--n-segments", "10"], "does not apply"),
     (["convert", "--graph", "grid", "--ward-merge"], "--ward-merge does not apply"),
     (["convert", "--ward-merge", "--method", "fast", "--limit", "20"], "merge"),
+    (["convert", "--graph", "grid", "--node-pos", "interior"], "--node-pos does not apply"),
+    (["convert", "--node-pos", "interior", "--method", "fast", "--limit", "20"], "node_pos"),
     (["evaluate", "/no/such/checkpoint.pt"], "not found"),
     (["train", "--task", "multilabel", "--dataset", "sample"], "canvas"),
 ])
@@ -103,3 +106,14 @@ def test_convert_ward_merge_gives_exactly_n_segments(tmp_path, tiny_idx):
                       progress=False, workers=1)
     assert not ds.train.converted  # the CLI cached exactly these graph parameters
     assert {ds.train[i].num_nodes for i in range(len(ds.train))} == {40}
+
+
+def test_convert_node_pos_interior_caches_inside_points(tmp_path, tiny_idx):
+    from pyg_graphcls.datasets import load_dataset
+    assert main(["convert", "--dataset", f"idx:{tiny_idx}", "--ward-merge", "--node-pos", "interior", "--out",
+                 str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    kw = {"merge": "ward", "node_pos": "interior"}
+    ds = load_dataset(f"idx:{tiny_idx}", "superpixels", kw, root=tmp_path, progress=False, workers=1)
+    assert not ds.train.converted
+    g = ds.train[0]
+    assert torch.equal(g.pos, g.pos.round())     # pixel centres, not centroids

@@ -117,3 +117,49 @@ def test_quality_measures_hand_example():
     assert mean_colour_rmse(np.arange(6).reshape(2, 3), img) == 0.0
     with pytest.raises(GraphclsError, match="differ"):
         mean_colour_rmse(seg, img[:1])
+
+
+def test_interior_points_hand_worked_ring():
+    from pyg_graphcls.graphs.superpixels import interior_points, segment_features
+    seg = np.zeros((5, 5), np.int64)
+    seg[1:4, 1:4] = 1
+    seg[2, 2] = 2                       # a ring (1) around a dot (2) inside a frame (0): all centroids at (2, 2)
+    _, cent = segment_features(np.zeros((5, 5, 1)), seg, ("mean",))
+    assert np.allclose(cent, 2.0)
+    # nearest own pixel, ties to the first in row-major order: (2, 0) for the frame, (2, 1) for the ring
+    assert interior_points(seg, cent).tolist() == [[2, 0], [2, 1], [2, 2]]
+    with pytest.raises(GraphclsError, match="labels"):
+        interior_points(seg, cent[:2])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_interior_points_against_a_loop(seed):
+    from pyg_graphcls.graphs.superpixels import interior_points, segment_features
+    rng = np.random.default_rng(seed)
+    seg = connected_pieces(rng.integers(0, 3, (7, 9)))
+    _, cent = segment_features(np.zeros((7, 9, 1)), seg, ("mean",))
+    got = interior_points(seg, cent)
+    for i in range(int(seg.max()) + 1):
+        ys, xs = np.nonzero(seg == i)
+        d = (xs - cent[i, 0]) ** 2 + (ys - cent[i, 1]) ** 2
+        x, y = got[i].astype(int)
+        assert seg[y, x] == i and np.isclose((x - cent[i, 0]) ** 2 + (y - cent[i, 1]) ** 2, d.min())
+
+
+def test_superpixel_graph_interior_positions():
+    import torch
+    from pyg_graphcls.graphs.edges import knn_graph
+    img = load_idx_dir(sample_dir())[0][3]
+    kw = {"n_segments": 75, "features": ["mean", "centroid"], "merge": "ward", "return_seg": True}
+    a = superpixel_graph(img, **kw)
+    b = superpixel_graph(img, node_pos="interior", **kw)
+    assert torch.equal(a.x, b.x) and torch.equal(a.seg, b.seg)      # features keep the centroid
+    px = b.pos.long()
+    assert torch.equal(b.seg[0][px[:, 1], px[:, 0]], torch.arange(b.num_nodes))  # each point in its region
+    assert (a.seg[0][a.pos.round().long()[:, 1], a.pos.round().long()[:, 0]] != torch.arange(a.num_nodes)).any()
+    assert torch.equal(b.edge_index, knn_graph(b.pos, 8))
+    with pytest.raises(GraphclsError, match="node_pos"):
+        superpixel_graph(img, node_pos="medoid")
+    with pytest.raises(GraphclsError, match="node_pos"):
+        superpixel_graph(img, method="fast", node_pos="interior")

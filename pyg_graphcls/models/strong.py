@@ -814,7 +814,10 @@ class RasterNet(nn.Module):
     ``paint_columns`` with graph blocks (recipe ``raster-ward-mp``) paints those
     raw columns first and the blocks' output after them, and ``graph_columns``
     picks the columns the blocks read: the mean picture stays as it is and
-    message passing over the kNN edges adds channels beside it.
+    message passing over the kNN edges adds channels beside it. Measured on
+    Ward-merged Fashion-MNIST graphs (8 epochs, 3 seeds): 90.88 % at 60k
+    against 91.19 % without the blocks, 87.31 against 87.86 % at 10k: the
+    blocks add nothing the CNN does not read from the picture itself.
     """
 
     def __init__(self, in_channels: int, num_classes: int, graph_widths: Sequence[int] = (32, 32),

@@ -155,3 +155,33 @@ def test_mnist_superpixels_refuses_pickled_raw(tmp_path):
     torch.save([[Evil()], []], raw / "MNISTSuperpixels.pt", pickle_module=pickle)
     with pytest.raises(GraphclsError, match="refusing"):
         load_mnist_superpixels(tmp_path / "mnist-superpixels")
+
+
+def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, digits):
+    """Two trainings wanting one cache: the second blocks on the conversion lock, then reads the
+    file the first wrote instead of converting again (or reading chunks the first just removed)."""
+    import fcntl
+    import shutil
+    import threading
+    import time
+    x, y = digits
+    x, y = x[:6], y[:6]
+    kw = {"n_segments": 20}
+    ref = ImageGraphDataset(tmp_path / "elsewhere", x, y, graph_kwargs=kw, name="d", workers=1, progress=False)
+    root = tmp_path / "shared"
+    target = root / "d" / ref.cache_path.name
+    target.parent.mkdir(parents=True)
+    got = {}
+    with open(target.with_suffix(".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)      # "the first process", converting
+        t = threading.Thread(target=lambda: got.setdefault("ds", ImageGraphDataset(
+            root, x, y, graph_kwargs=kw, name="d", workers=1, progress=False)))
+        t.start()
+        time.sleep(0.5)
+        assert t.is_alive() and "ds" not in got     # waiting for the lock
+        shutil.copy(ref.cache_path, target)          # the first process's result lands
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    t.join(60)
+    ds = got["ds"]
+    assert not ds.converted and len(ds) == 6
+    assert torch.equal(ds[3].x, ref[3].x)

@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -311,6 +312,26 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
     return data, slices, failures
 
 
+@contextmanager
+def conversion_lock(cache_path: Path):
+    """Hold an exclusive lock on ``cache_path`` + ``.lock`` (``fcntl.flock``): two processes that
+    want the same cache convert it once; the second waits, then reads the first one's file
+    (without the lock it read chunks from the partial folder the first had just removed). A
+    no-op where ``fcntl`` does not exist (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache_path.with_suffix(".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def cache_key(images: Any, labels: Any, graph: str, graph_kwargs: Optional[dict] = None) -> str:
     """The 16-hex-digit key naming the cache of these images, labels and graph parameters."""
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
@@ -410,30 +431,41 @@ class ImageGraphDataset(InMemoryDataset):
         if self.cache_path.is_file() and not force:
             data_dict, slices, meta = self._read_cache()
         else:
-            if force:
-                shutil.rmtree(self.partial_dir, ignore_errors=True)
-            data_dict, slices, failures = convert_images(images, labels, graph, self.graph_kwargs, workers,
-                                                         progress, desc=f"{name}: {graph}",
-                                                         partial_dir=self.partial_dir)
-            if failures and strict:
-                idx, why = failures[0]
-                raise GraphclsError(f"{name}: image {idx} cannot be converted: {why}"
-                                    + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
-            if data_dict is None:
-                raise GraphclsError(f"{name}: none of the {len(labels)} images could be converted; first "
-                                    f"reason: {failures[0][1]}")
-            num_classes = int(labels.max()) + 1
-            meta = {"graph": graph, "graph_kwargs": json.loads(json.dumps(self.graph_kwargs, default=str)),
-                    "class_names": list(class_names) if class_names is not None else
-                    [str(i) for i in range(num_classes)],
-                    "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-            save_tensors((data_dict, slices, meta), self.cache_path)
-            shutil.rmtree(self.partial_dir, ignore_errors=True)
-            self.converted = True
+            with conversion_lock(self.cache_path):
+                if self.cache_path.is_file() and not force:  # another process converted it meanwhile
+                    data_dict, slices, meta = self._read_cache()
+                else:
+                    data_dict, slices, meta = self._convert(images, labels, class_names, workers, progress,
+                                                            strict, force, name)
         self.data = Data.from_dict(data_dict)
         self.slices = slices
         self.meta = meta
         self.failures = [tuple(f) for f in meta.get("failures", [])]
+
+    def _convert(self, images, labels, class_names, workers, progress, strict, force, name):
+        """Convert, write the cache atomically, remove the partial folder; ``(data_dict, slices, meta)``."""
+        graph = self.graph
+        if force:
+            shutil.rmtree(self.partial_dir, ignore_errors=True)
+        data_dict, slices, failures = convert_images(images, labels, graph, self.graph_kwargs, workers,
+                                                     progress, desc=f"{name}: {graph}",
+                                                     partial_dir=self.partial_dir)
+        if failures and strict:
+            idx, why = failures[0]
+            raise GraphclsError(f"{name}: image {idx} cannot be converted: {why}"
+                                + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
+        if data_dict is None:
+            raise GraphclsError(f"{name}: none of the {len(labels)} images could be converted; first "
+                                f"reason: {failures[0][1]}")
+        num_classes = int(labels.max()) + 1
+        meta = {"graph": graph, "graph_kwargs": json.loads(json.dumps(self.graph_kwargs, default=str)),
+                "class_names": list(class_names) if class_names is not None else
+                [str(i) for i in range(num_classes)],
+                "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
+        save_tensors((data_dict, slices, meta), self.cache_path)
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+        self.converted = True
+        return data_dict, slices, meta
 
     def _read_cache(self):
         out = load_tensors(self.cache_path)

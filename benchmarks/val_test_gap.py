@@ -42,17 +42,12 @@ def heldout_set(recipe: dict, start: int, n: int):
     """Images ``start .. start + n - 1`` of the training file in the recipe's form: training-file
     images that neither the training nor the validation split of the first ``start`` contains."""
     from pyg_graphcls.datasets import load_dataset, load_images
-    from pyg_graphcls.recipes import ImageTensorDataset, LazyGraphDataset, _shrink
+    from pyg_graphcls.recipes import image_recipe_dataset
     if recipe["graph"] == "superpixels":
         train = load_dataset(recipe["dataset"], "superpixels", recipe["graph_kwargs"], progress=False).train
         return train[start:min(start + n, len(train))]
     tri, trl, _, _, _, _ = load_images(recipe["dataset"])
-    img, lab = tri[start:start + n], trl[start:start + n]
-    if recipe["graph"] == "grid":
-        from pyg_graphcls.graphs import pixel_grid_graph
-        return LazyGraphDataset(img, lab, pixel_grid_graph, recipe["graph_kwargs"])
-    size = recipe["graph_kwargs"].get("size")
-    return ImageTensorDataset(_shrink(img, int(size)) if size is not None else img, lab)
+    return image_recipe_dataset(recipe, tri[start:start + n], trl[start:start + n])
 
 
 def blocks(name: str, train_size: int, epochs: int, n_blocks: int, heldout: int = 0) -> dict[str, float]:

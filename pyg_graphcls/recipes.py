@@ -35,7 +35,7 @@ from torch_geometric.data import Dataset as PygDataset
 from .errors import GraphclsError
 
 __all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "SUPERPIXEL_OCC_GRAPH", "SUPERPIXEL_WARD_GRAPH", "GRID_GRAPH", "get_recipe",
-           "apply_overrides", "load_recipe_data", "run_recipe", "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
+           "apply_overrides", "load_recipe_data", "image_recipe_dataset", "run_recipe", "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
 
 #: superpixel graphs of every superpixel row: 75 SLIC regions (compactness 0.1 for grayscale),
 #: the richer node features (mean, std, centroid, area, bbox: 9 columns), kNN-8 edges
@@ -286,28 +286,32 @@ def load_recipe_data(recipe: dict, train_size: Optional[int] = None, test_size: 
     tri, trl, tei, tel, names, _ = load_images(recipe["dataset"])
     n, nt = _resolve_sizes(len(trl), len(tel), train_size, test_size)
     tr_idx, va_idx = split_indices(n, val_fraction, 0)
+    tr_img, tr_lab = tri[:n], trl[:n]
+    train = image_recipe_dataset(recipe, tr_img[tr_idx.numpy()], tr_lab[tr_idx.numpy()])
+    val = image_recipe_dataset(recipe, tr_img[va_idx.numpy()], tr_lab[va_idx.numpy()])
+    test = image_recipe_dataset(recipe, tei[:nt], tel[:nt])
     if graph == "grid":
-        from .graphs import pixel_grid_graph
         from .graphs.augment import GraphAugment
         kw = recipe["graph_kwargs"]
-        tr_img, tr_lab = tri[:n], trl[:n]
-        train = LazyGraphDataset(tr_img[tr_idx.numpy()], tr_lab[tr_idx.numpy()], pixel_grid_graph, kw)
-        val = LazyGraphDataset(tr_img[va_idx.numpy()], tr_lab[va_idx.numpy()], pixel_grid_graph, kw)
-        test = LazyGraphDataset(tei[:nt], tel[:nt], pixel_grid_graph, kw)
         if aug:
             feats = GRID_FEATURE_NAMES if kw.get("position") else ["mean_0"]
             train.transform = GraphAugment(features=feats, edge_attr=kw.get("edge_attr", ()), **aug)
         return train, val, test, int(train[0].x.size(1)), len(names)
-    if graph == "image":
-        size = recipe["graph_kwargs"].get("size")
-        if size is not None:
-            tri, tei = _shrink(tri, int(size)), _shrink(tei[:nt], int(size))
-        tr_img, tr_lab = tri[:n], trl[:n]
-        flip = float((aug or {}).get("flip", 0.0))
-        train = ImageTensorDataset(tr_img[tr_idx.numpy()], tr_lab[tr_idx.numpy()], flip=flip)
-        val = ImageTensorDataset(tr_img[va_idx.numpy()], tr_lab[va_idx.numpy()])
-        test = ImageTensorDataset(tei[:nt], tel[:nt])
-        return train, val, test, int(train.images.size(1)), len(names)
+    train.flip = float((aug or {}).get("flip", 0.0))
+    return train, val, test, int(train.images.size(1)), len(names)
+
+
+def image_recipe_dataset(recipe: dict, images: np.ndarray, labels: np.ndarray):
+    """uint8 ``images`` in the form a ``grid`` or ``image`` recipe trains on: pixel grids built on
+    access (:class:`LazyGraphDataset`) or image tensors (:class:`ImageTensorDataset`, shrunk to the
+    recipe's ``size`` when it sets one); no augmentation."""
+    if recipe["graph"] == "grid":
+        from .graphs import pixel_grid_graph
+        return LazyGraphDataset(images, labels, pixel_grid_graph, recipe["graph_kwargs"])
+    if recipe["graph"] != "image":
+        raise GraphclsError(f"image_recipe_dataset takes grid or image recipes, got graph {recipe['graph']!r}")
+    size = recipe["graph_kwargs"].get("size")
+    return ImageTensorDataset(_shrink(images, int(size)) if size is not None else images, labels)
 
 
 def run_recipe(name: str, train_size: Optional[int] = None, seed: int = 0, epochs: Optional[int] = None,

@@ -34,7 +34,7 @@ from torch_geometric.data import Dataset as PygDataset
 
 from .errors import GraphclsError
 
-__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_QUAD_GRAPH", "SUPERPIXEL_OCC_GRAPH", "SUPERPIXEL_WARD_GRAPH", "GRID_GRAPH", "get_recipe",
+__all__ = ["RECIPES", "SUPERPIXEL_GRAPH", "SUPERPIXEL_RICH_GRAPH", "SUPERPIXEL_OCC_GRAPH", "SUPERPIXEL_WARD_GRAPH", "GRID_GRAPH", "get_recipe",
            "apply_overrides", "load_recipe_data", "image_recipe_dataset", "run_recipe", "LazyGraphDataset", "ImageTensorDataset", "split_indices"]
 
 #: superpixel graphs of every superpixel row: 75 SLIC regions (compactness 0.1 for grayscale),
@@ -45,8 +45,6 @@ SUPERPIXEL_FEATURE_NAMES = ["mean_0", "std_0", "centroid_x", "centroid_y", "area
                             "bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]
 #: the same segmentation with 5 more columns per node: region shape (moments) and value slope (gradient)
 SUPERPIXEL_RICH_GRAPH = {**SUPERPIXEL_GRAPH, "features": SUPERPIXEL_GRAPH["features"] + ["moments", "gradient"]}
-#: and 4 more per channel: the region's 2x2 picture around its centroid (quadrant means minus the region mean)
-SUPERPIXEL_QUAD_GRAPH = {**SUPERPIXEL_RICH_GRAPH, "features": SUPERPIXEL_RICH_GRAPH["features"] + ["quadrants"]}
 #: and 9 more: a coarse mask of each region (the share of each of 3x3 cells of its bbox it covers)
 SUPERPIXEL_OCC_GRAPH = {**SUPERPIXEL_RICH_GRAPH, "features": SUPERPIXEL_RICH_GRAPH["features"] + ["occupancy"]}
 
@@ -56,7 +54,7 @@ SUPERPIXEL_WARD_GRAPH = {**SUPERPIXEL_OCC_GRAPH, "merge": "ward"}
 
 
 def _first_column(graph_kwargs: dict, name: str) -> int:
-    from .graphs.superpixels import feature_names
+    from .graphs.features import feature_names
     return feature_names(graph_kwargs["features"], 1).index(name)
 
 
@@ -95,9 +93,6 @@ RECIPES: dict[str, dict[str, Any]] = {
                          "model_kwargs": {"dropout": 0.1}, "epochs": 30, "lr": 2e-3, "batch_size": 64,
                          "augment": {"flip": 0.5},
                          "note": "dirconv-rich + dropout 0.1 + horizontal flips (its 60k run overfits: train 95 %)"},
-    "dirconv-quad": {**_SP, "graph_kwargs": SUPERPIXEL_QUAD_GRAPH, "model": "dirconv", "model_kwargs": {},
-                     "epochs": 30, "lr": 2e-3, "batch_size": 64,
-                     "note": "dirconv on 18 node features: dirconv-rich's + each region's 2x2 quadrant means"},
     "raster": {**_SP, "graph_kwargs": SUPERPIXEL_RICH_GRAPH, "model": "raster", "model_kwargs": {},
                "epochs": 30, "lr": 2e-3, "batch_size": 64,
                "note": "hybrid: 2 graph blocks, node features on a 14x14 lattice by nearest region, CNN 48-48-64"},
@@ -224,7 +219,7 @@ def _shrink(images: np.ndarray, size: int) -> np.ndarray:
 
 def _superpixel_feature_names(recipe: dict, num_features: int) -> Optional[list[str]]:
     """Column names of ``x`` for a superpixel recipe (``None`` when they cannot be known)."""
-    from .graphs.superpixels import feature_names
+    from .graphs.features import feature_names
     if recipe["dataset"] == "mnist-superpixels":  # MatchSuperpixelLayout: intensity + centroid
         names = ["mean_0", "centroid_x", "centroid_y"]
     else:

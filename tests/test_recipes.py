@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.graphs.superpixels import feature_names
+from pyg_graphcls.graphs.features import feature_names
 from pyg_graphcls.models import create_model
 from pyg_graphcls.recipes import (RECIPES, SUPERPIXEL_FEATURE_NAMES, SUPERPIXEL_GRAPH, apply_overrides, get_recipe,
                                   load_recipe_data, run_recipe, split_indices)

@@ -6,8 +6,9 @@ from torch_geometric.data import Data
 
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.graphs import superpixel_graph
-from pyg_graphcls.graphs.fast_slic import (batched_slic, rgb_to_lab, segments_to_storage, storage_to_list,
-                                           superpixel_graphs)
+from pyg_graphcls.graphs.batched_slic import batched_slic, rgb_to_lab
+from pyg_graphcls.graphs.storage import storage_to_list
+from pyg_graphcls.graphs.superpixels import segments_to_storage, superpixel_graphs
 from pyg_graphcls.graphs.image import as_image
 from pyg_graphcls.graphs.quality import (boundary_map, boundary_recall, segment_count,
                                          undersegmentation_error)
@@ -77,8 +78,8 @@ def test_compiled_and_tensor_paths_agree_on_colour():
 
 
 def test_compiled_pixel_features_match_torch_lab():
-    from pyg_graphcls.graphs import _slic_cpu
-    mod = _slic_cpu.load()
+    from pyg_graphcls.graphs import _compiled
+    mod = _compiled.load()
     if mod is None:
         pytest.skip("no compiler: the compiled kernel is not built")
     imgs = torch.from_numpy(photos(size=16))
@@ -178,7 +179,7 @@ def test_cuda_matches_cpu_tensor_path(digits):
 
 
 def test_merge_storage_numpy_blocks_and_errors():
-    from pyg_graphcls.graphs.fast_slic import merge_storage
+    from pyg_graphcls.graphs.storage import merge_storage
     a = ({"x": np.arange(6, dtype=np.float32).reshape(2, 3), "edge_index": np.array([[0], [1]])},
          {"x": np.array([0, 2]), "edge_index": np.array([0, 1])})
     data, slices = merge_storage([a, a])       # numpy blocks, as worker processes return them
@@ -195,7 +196,8 @@ def test_merge_storage_numpy_blocks_and_errors():
 
 def test_shape_features_against_numpy_fit():
     """moments/gradient against np.cov and a ridge least-squares plane fit per segment (independent of the sums)."""
-    from pyg_graphcls.graphs.superpixels import GRADIENT_RIDGE, segment_features
+    from pyg_graphcls.graphs.features import GRADIENT_RIDGE
+    from pyg_graphcls.graphs.superpixels import segment_features
     rng = np.random.default_rng(0)
     h, w = 7, 9
     img = rng.random((h, w, 2))
@@ -229,45 +231,11 @@ def test_shape_features_against_numpy_fit():
                                0.02 * vy / (vy + GRADIENT_RIDGE) * np.sqrt(63)], rtol=1e-5)
 
 
-def test_quadrant_features_against_pixel_loop():
-    """quadrants against a loop over pixels splitting each unit-square pixel at the centroid by area."""
-    from pyg_graphcls.graphs.superpixels import QUADRANT_PRIOR, feature_names, segment_features
-    rng = np.random.default_rng(1)
-    h, w = 6, 8
-    img = rng.random((h, w, 2))
-    seg = np.zeros((h, w), np.int64)
-    seg[:, 5:] = 1
-    seg[4:, :2] = 2
-    seg[0, 0] = 3
-    x, _ = segment_features(img, seg, ("mean", "quadrants"))
-    assert feature_names(("quadrants",), 2) == [f"quad_{q}_{c}" for q in ("tl", "tr", "bl", "br") for c in (0, 1)]
-    for s in range(4):
-        ys, xs = np.nonzero(seg == s)
-        cx, cy = xs.mean(), ys.mean()
-        mean = img[ys, xs].mean(0)
-        for qi, (right, bottom) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
-            wsum, vsum = 0.0, np.zeros(2)
-            for yy, xx in zip(ys, xs):  # share of the square [xx-.5, xx+.5] x [yy-.5, yy+.5] in the quadrant
-                fx = min(max(xx + 0.5 - cx, 0), 1)
-                fy = min(max(yy + 0.5 - cy, 0), 1)
-                share = (fx if right else 1 - fx) * (fy if bottom else 1 - fy)
-                wsum += share
-                vsum += share * img[yy, xx]
-            want = (vsum - wsum * mean) / (wsum + QUADRANT_PRIOR)
-            assert np.allclose(x[s, 2 + 2 * qi:4 + 2 * qi], want, atol=1e-6), (s, qi)
-    assert np.allclose(x[3, 2:], 0)  # one pixel: every quadrant at the region mean
-    # hand-worked: a 2x2 region with values 0, 1 / 0, 1 (dark left column): centroid (0.5, 0.5), each pixel
-    # wholly in its quadrant, mean 0.5; left quadrants (0 - 0.5) / (1 + prior), right ones +0.5 / (1 + prior)
-    two = np.array([[0.0, 1.0], [0.0, 1.0]])[..., None]
-    xq, _ = segment_features(two, np.zeros((2, 2), np.int64), ("quadrants",))
-    d = 0.5 / (1 + QUADRANT_PRIOR)
-    assert np.allclose(xq[0], [-d, d, -d, d])
-
-
 def test_occupancy_against_upsampled_mask():
     """occupancy == the mean of the region's mask in each of the 3x3 equal blocks of its bounding box,
     computed on the box upsampled 3x (where the cells are whole blocks of sub-pixels)."""
-    from pyg_graphcls.graphs.superpixels import feature_names, segment_features
+    from pyg_graphcls.graphs.features import feature_names
+    from pyg_graphcls.graphs.superpixels import segment_features
     rng = np.random.default_rng(3)
     seg = rng.integers(0, 5, (7, 9))
     x, _ = segment_features(np.zeros((7, 9, 1)), seg, ("occupancy",))
@@ -294,7 +262,8 @@ def test_augment_occupancy_between_right_angles():
     grid = torch.arange(9, dtype=torch.float32).view(3, 3)  # occ_rc = 3 r + c
     flat = grid.flatten()
     x = torch.cat([torch.tensor([0.7]), flat])[None]
-    g = Data(x=x.clone(), pos=torch.tensor([[13.5, 13.5]]), edge_index=torch.zeros(2, 0, dtype=torch.long))
+    g = Data(x=x.clone(), pos=torch.tensor([[13.5, 13.5]]), edge_index=torch.zeros(2, 0, dtype=torch.long),
+             image_size=torch.tensor([[28, 28]]))
     flip = GraphAugment(flip=1.0, features=names, edge_attr=())
     assert torch.equal(flip(g).x[0, 1:].view(3, 3), grid.flip(1))
     turn = GraphAugment(flip=0.0, rotate=90.0, features=names, edge_attr=())
@@ -310,7 +279,7 @@ def test_augment_occupancy_between_right_angles():
 
 @pytest.mark.parametrize("use_cpp", [False, None])
 def test_shape_features_batched_equal_per_image(digits, use_cpp):
-    feats = FEATS + ("moments", "gradient", "quadrants", "occupancy")
+    feats = FEATS + ("moments", "gradient", "occupancy")
     for imgs in (digits[0][:6], photos()):
         segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
         data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=feats, use_cpp=use_cpp)
@@ -322,10 +291,10 @@ def test_shape_features_batched_equal_per_image(digits, use_cpp):
 
 @pytest.mark.parametrize("turn", ["flip", 90.0, -90.0])
 def test_augment_turns_shape_features_like_the_image(digits, turn):
-    """Flip/rotate the graph's moments/gradient/quadrant columns == the features of the flipped/rotated image."""
+    """Flip/rotate the graph's moments/gradient/occupancy columns == the features of the flipped/rotated image."""
     from pyg_graphcls.graphs.augment import GraphAugment
-    from pyg_graphcls.graphs.superpixels import feature_names
-    feats = ("centroid", "moments", "gradient", "quadrants", "occupancy")
+    from pyg_graphcls.graphs.features import feature_names
+    feats = ("centroid", "moments", "gradient", "occupancy")
     img = as_image(digits[0][3])
     seg = slic_segments(img, 40)
     g = graph_from_segments(img, seg, features=feats, edge_attr=())
@@ -341,19 +310,3 @@ def test_augment_turns_shape_features_like_the_image(digits, turn):
                               edge_attr=())
     assert torch.allclose(out.pos, ref.pos, atol=1e-4)  # same segment ids, so rows correspond
     assert torch.allclose(out.x, ref.x, atol=1e-4)
-
-
-def test_augment_quadrants_between_right_angles():
-    """A 45-degree turn gives each quadrant the mean of the two it lies between (y down: +45 moves tl
-    towards tr); flip then turn composes in that order; other columns are untouched."""
-    from pyg_graphcls.graphs.augment import GraphAugment
-    names = ["mean_0", "quad_tl_0", "quad_tr_0", "quad_bl_0", "quad_br_0"]
-    x = torch.tensor([[0.7, 1.0, 2.0, 3.0, 4.0]])
-    g = Data(x=x.clone(), pos=torch.tensor([[13.5, 13.5]]), edge_index=torch.zeros(2, 0, dtype=torch.long))
-    aug = GraphAugment(flip=0.0, rotate=45.0, features=names, edge_attr=())
-    aug._rand = lambda: 1.0  # angle +45
-    out = aug(g).x[0]
-    # ring tl, tr, br, bl = 1, 2, 4, 3; new tr = (tl + tr) / 2, new br = (tr + br) / 2, new bl = (br + bl) / 2
-    assert torch.allclose(out, torch.tensor([0.7, (1 + 3) / 2, (1 + 2) / 2, (4 + 3) / 2, (2 + 4) / 2]))
-    flip = GraphAugment(flip=1.0, features=names, edge_attr=())
-    assert torch.equal(flip(g).x[0], torch.tensor([0.7, 2.0, 1.0, 4.0, 3.0]))

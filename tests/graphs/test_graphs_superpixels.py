@@ -1,4 +1,4 @@
-import networkx as nx
+"""graphs.superpixels: one pipeline for scikit-image SLIC, Ward merging and the batched SLIC."""
 import numpy as np
 import pytest
 import torch
@@ -6,21 +6,20 @@ from hypothesis import given, settings, strategies as st
 from torch_geometric.data import Data
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.graphs import (PatchGraph, PixelGridGraph, SuperpixelGraph, as_image, grid_edges, knn_graph,
-                                 patch_graph, pixel_grid_graph, region_adjacency, superpixel_graph)
-from pyg_graphcls.graphs.edges import gaussian_edge_weights
+from pyg_graphcls.graphs import (PatchGraph, PixelGridGraph, SuperpixelGraph, as_image, patch_graph, pixel_grid_graph,
+                                 region_adjacency, superpixel_graph)
+from pyg_graphcls.graphs.storage import storage_to_list
+from pyg_graphcls.graphs.superpixels import graph_from_segments, segments_to_storage, slic_segments, superpixel_graphs
+
+FEATS = ("mean", "std", "centroid", "area", "bbox")
+EDGE_ATTR = ("distance", "gaussian", "cartesian")
 
 
-def brute_knn(x, k, loop=False):
-    d = torch.cdist(x.double(), x.double())
-    if not loop:
-        d.fill_diagonal_(float("inf"))
-    edges = set()
-    for i in range(x.size(0)):
-        for j in d[i].argsort()[:k].tolist():
-            if torch.isfinite(d[i, j]):
-                edges.add((j, i))
-    return edges
+def photos(n=3, size=40):
+    import skimage.data as d
+    from skimage.transform import resize
+    out = [resize(getattr(d, name)()[..., :3], (size, size)) for name in ("astronaut", "coffee", "chelsea")]
+    return (np.stack(out[:n]) * 255).round().astype(np.uint8)
 
 
 def assert_knn(x, ei, k):
@@ -38,65 +37,85 @@ def as_set(ei):
     return set(map(tuple, ei.t().tolist()))
 
 
-@pytest.mark.parametrize("n,k", [(75, 8), (5, 8), (30, 1), (2000, 3)])
-def test_knn_matches_brute_force(n, k):
-    g = torch.Generator().manual_seed(n)
-    x = torch.rand(n, 2, generator=g)
-    ei = knn_graph(x, k, use_compiled=False)
-    assert as_set(ei) == brute_knn(x, k)
-    # every node receives exactly min(k, n-1) edges, none from itself
-    assert torch.bincount(ei[1], minlength=n).eq(min(k, n - 1)).all()
-    assert (ei[0] != ei[1]).all()
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_features_and_edges_equal_per_image_path(digits, use_cpp):
+    imgs, labels = digits[0][:8], digits[1][:8]
+    segs = np.stack([slic_segments(as_image(im), 75) for im in imgs])  # scikit-image's labels
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), y=labels, features=FEATS,
+                                       edge_attr=EDGE_ATTR, k=8, use_cpp=use_cpp)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, edge_attr=EDGE_ATTR, k=8,
+                                  y=int(labels[i]))
+        for key in ("x", "pos", "edge_index", "edge_attr", "y"):
+            assert torch.equal(g[key], ref[key]), key
 
 
-def test_knn_batched_stays_inside_graphs():
-    x = torch.rand(13, 3)
-    batch = torch.tensor([0] * 4 + [1] * 9)
-    ei = knn_graph(x, 5, batch=batch, use_compiled=False)
-    assert (batch[ei[0]] == batch[ei[1]]).all()
-    expect = {(a, b) for a, b in brute_knn(x[:4], 5)} | {(a + 4, b + 4) for a, b in brute_knn(x[4:], 5)}
-    assert as_set(ei) == expect
+def test_features_equal_for_colour_images():
+    imgs = photos()
+    segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=FEATS, k=5)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, k=5)
+        assert torch.equal(g.x, ref.x) and torch.equal(g.edge_index, ref.edge_index)
 
 
-def test_knn_cosine_and_errors():
-    x = torch.tensor([[1.0, 0.0], [10.0, 0.1], [0.0, 1.0]])
-    ei = knn_graph(x, 1, cosine=True, use_compiled=False)
-    assert (0, 1) in as_set(ei) or (1, 0) in as_set(ei)
-    assert as_set(ei) >= {(1, 0), (0, 1)}  # the two nearly parallel vectors pick each other
-    with pytest.raises(GraphclsError, match="x must be"):
-        knn_graph(torch.rand(3), 2)
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_float_images_and_bad_labels(use_cpp):
+    imgs = photos().astype(np.float32) / 255.0
+    segs = np.stack([slic_segments(im.astype(np.float64), 30) for im in imgs])
+    data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=FEATS, k=5, use_cpp=use_cpp)
+    for i, g in enumerate(storage_to_list(data, slices)):
+        ref = graph_from_segments(as_image(imgs[i]), segs[i], features=FEATS, k=5)
+        assert torch.equal(g.x, ref.x)
+    bad = torch.from_numpy(segs).clone()
+    bad[0, 0, 0] = -1
+    with pytest.raises(GraphclsError, match="labels"):
+        segments_to_storage(imgs, bad, use_cpp=use_cpp)
+    with pytest.raises(GraphclsError, match="labels"):
+        segments_to_storage(imgs, torch.from_numpy(segs), counts=torch.tensor([1, 1, 1]), use_cpp=use_cpp)
 
 
-@pytest.mark.parametrize("h,w,conn", [(28, 28, 8), (5, 7, 4), (1, 6, 8), (3, 3, 8)])
-def test_grid_edges_match_networkx(h, w, conn):
-    G = nx.grid_2d_graph(h, w)
-    if conn == 8:
-        G.add_edges_from(((r, c), (r + dr, c + dc)) for r in range(h) for c in range(w)
-                         for dr, dc in ((1, 1), (1, -1)) if 0 <= r + dr < h and 0 <= c + dc < w)
-    expect = set()
-    for (a, b) in G.edges():
-        ia, ib = a[0] * w + a[1], b[0] * w + b[1]
-        expect |= {(ia, ib), (ib, ia)}
-    assert as_set(grid_edges(h, w, conn)) == expect
+def test_superpixel_graphs_list_workers_and_method(digits):
+    imgs, labels = digits[0][:10], digits[1][:10]
+    before = torch.get_num_threads()
+    data, slices = superpixel_graphs(imgs, labels, chunk=4)
+    lst = superpixel_graphs(imgs, labels, collate=False)
+    par = superpixel_graphs(imgs, labels, chunk=2, workers=2)    # >= 2 blocks per worker: processes
+    thr = superpixel_graphs(imgs, labels, chunk=4, workers=2)    # fewer: one process, 2 torch threads
+    for key in data:
+        for other in (par, thr):
+            assert torch.equal(data[key], other[0][key]) and torch.equal(slices[key], other[1][key])
+    assert torch.get_num_threads() == before                     # the thread count is restored
+    one = superpixel_graph(imgs[3], y=int(labels[3]), method="fast")
+    for key in ("x", "pos", "edge_index", "edge_attr", "y"):
+        assert torch.equal(one[key], lst[3][key])
+    with pytest.raises(GraphclsError):
+        superpixel_graph(imgs[0], method="fast", edges="rag")
+    with pytest.raises(GraphclsError):
+        superpixel_graphs(np.zeros((0, 28, 28), np.uint8))
 
 
-def test_grid_28_matches_pyg_grid_without_self_loops():
-    from torch_geometric.utils import grid, remove_self_loops
-    ei, _ = grid(28, 28)
-    ei, _ = remove_self_loops(ei)
-    assert as_set(ei) == as_set(grid_edges(28, 28, 8))
+def test_dataset_fast_method(tmp_path, digits):
+    from pyg_graphcls.datasets import ImageGraphDataset
+    imgs, labels = digits
+    ds = ImageGraphDataset(tmp_path, imgs, labels, graph_kwargs={"method": "fast"}, workers=1, progress=False)
+    ref = superpixel_graphs(imgs, labels, collate=False)
+    assert len(ds) == len(imgs)
+    assert torch.equal(ds[5].x, ref[5].x) and torch.equal(ds[5].edge_index, ref[5].edge_index)
+    other = ImageGraphDataset(tmp_path, imgs, labels, workers=1, progress=False)
+    assert other.cache_path != ds.cache_path  # the method is part of the cache key
 
 
-def test_pixel_grid_graph_degrees_and_features():
-    img = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
-    d = pixel_grid_graph(img, connectivity=8, y=2)
-    deg = torch.bincount(d.edge_index[1], minlength=12).view(3, 4)
-    assert deg.tolist() == [[3, 5, 5, 3], [5, 8, 8, 5], [3, 5, 5, 3]]
-    assert torch.allclose(d.x[:, 0], torch.tensor(img.ravel() / 255.0, dtype=torch.float32))
-    assert d.pos[5].tolist() == [1.0, 1.0] and d.pos[7].tolist() == [3.0, 1.0]
-    assert d.y.tolist() == [2]
-    d4 = pixel_grid_graph(img, connectivity=4, position=True)
-    assert torch.bincount(d4.edge_index[1]).max() == 4 and d4.x.shape == (12, 3)
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_shape_features_batched_equal_per_image(digits, use_cpp):
+    feats = FEATS + ("moments", "gradient", "occupancy")
+    for imgs in (digits[0][:6], photos()):
+        segs = np.stack([slic_segments(as_image(im), 30) for im in imgs])
+        data, slices = segments_to_storage(imgs, torch.from_numpy(segs), features=feats, use_cpp=use_cpp)
+        for i, g in enumerate(storage_to_list(data, slices)):
+            ref = graph_from_segments(as_image(imgs[i]), segs[i], features=feats)
+            assert g.x.shape == ref.x.shape
+            assert torch.allclose(g.x, ref.x, atol=1e-5), i
 
 
 def test_superpixel_features_equal_segment_means(digits):
@@ -134,41 +153,11 @@ def test_superpixels_are_not_a_regular_grid(digits):
     assert set(grid_like) == {81}
 
 
-def test_gaussian_weights_hand_example():
-    pos = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
-    ei = torch.tensor([[1, 2], [0, 0]])  # node 0 receives from 1 (d=1) and 2 (d=3); sigma_0 = 2
-    w = gaussian_edge_weights(pos, ei)
-    assert w.tolist() == pytest.approx([np.exp(-0.25), np.exp(-2.25)])
-
-
-def test_region_adjacency_hand_example():
-    seg = np.array([[0, 0, 1], [2, 2, 1], [2, 3, 3]])
-    e4 = as_set(region_adjacency(seg, 4))
-    assert e4 == {(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1), (2, 3), (3, 2), (1, 3), (3, 1)}
-    seg2 = np.array([[0, 1], [1, 2]])
-    assert (0, 2) not in as_set(region_adjacency(seg2, 4))
-    assert (0, 2) in as_set(region_adjacency(seg2, 8))
-
-
 def test_rag_edges_touch(digits):
     d = superpixel_graph(digits[0][0], edges="rag", return_seg=True)
     seg = d.seg[0].numpy()
     assert as_set(d.edge_index) == as_set(region_adjacency(seg, 8))
     assert (d.edge_index[0] != d.edge_index[1]).all()
-
-
-def test_patch_graph_layout():
-    img = np.random.default_rng(0).random((10, 12, 3)).astype(np.float32)
-    d = patch_graph(img, patch_size=4)  # padded to 12x12 -> 3x3 patches
-    assert d.num_nodes == 9 and d.x.shape == (9, 48)
-    assert torch.allclose(d.x[4].view(4, 4, 3), torch.from_numpy(img[4:8, 4:8]))
-    assert torch.allclose(d.x[8].view(4, 4, 3)[2:], torch.zeros(2, 4, 3))  # padding rows
-    assert d.pos[4].tolist() == [5.5, 5.5]
-    assert torch.bincount(d.edge_index[1]).tolist() == [3, 5, 3, 5, 8, 5, 3, 5, 3]
-    vit = patch_graph(np.zeros((3, 224, 224), np.float32), patch_size=16)
-    assert vit.x.shape == (196, 768)
-    knn = patch_graph(img, patch_size=4, edges="knn", k=3)
-    assert torch.bincount(knn.edge_index[1]).eq(3).all()
 
 
 @pytest.mark.parametrize("shape,dtype", [((28, 28), np.uint8), ((28, 28, 3), np.uint8), ((3, 32, 32), np.float32),

@@ -51,3 +51,25 @@ def test_augment_turns_shape_features_like_the_image(digits, turn):
                               edge_attr=())
     assert torch.allclose(out.pos, ref.pos, atol=1e-4)  # same segment ids, so rows correspond
     assert torch.allclose(out.x, ref.x, atol=1e-4)
+
+
+def test_flip_and_turn_read_the_image_size_from_the_data():
+    """A 10 (high) x 30 (wide) image: a flip mirrors x about (W - 1) / 2 = 14.5, a half turn maps (x, y) to
+    (W - 1 - x, H - 1 - y), the centroid columns follow over (W - 1, H - 1), distances over max(H, W)."""
+    from pyg_graphcls.errors import GraphclsError
+    pos = torch.tensor([[0.0, 0.0], [29.0, 9.0], [10.0, 3.0]])
+    ei = torch.tensor([[1, 2], [0, 0]])
+    names = ["centroid_x", "centroid_y"]
+    x = pos / torch.tensor([29.0, 9.0])
+    g = Data(x=x, pos=pos, edge_index=ei, edge_attr=torch.zeros(2, 1), image_size=torch.tensor([[10, 30]]))
+    out = GraphAugment(flip=1.0, features=names)(g)
+    assert torch.equal(out.pos, torch.tensor([[29.0, 0.0], [0.0, 9.0], [19.0, 3.0]]))
+    assert torch.allclose(out.x, out.pos / torch.tensor([29.0, 9.0]))
+    d = (out.pos[ei[0]] - out.pos[ei[1]]).norm(dim=1) / 30
+    assert torch.allclose(out.edge_attr[:, 0], d)
+    turn = GraphAugment(flip=0.0, rotate=180.0, features=names)
+    turn._rand = lambda: 1.0
+    assert torch.allclose(turn(g).pos, torch.tensor([[29.0, 9.0], [0.0, 0.0], [19.0, 6.0]]), atol=1e-5)
+    del g.image_size
+    with pytest.raises(GraphclsError, match="image_size"):
+        GraphAugment(flip=1.0)(g)

@@ -59,3 +59,32 @@ def test_occupancy_against_upsampled_mask():
     x, _ = segment_features(np.zeros((2, 2, 1)), np.array([[0, 0], [0, 1]]), ("occupancy",))
     assert np.allclose(x[0], [1, 1, 1, 1, 0.75, 0.5, 1, 0.5, 0])
     assert np.allclose(x[1], 1)  # a single pixel fills its own box
+
+
+def test_feature_names_and_slices_hand_worked():
+    import pytest
+
+    from pyg_graphcls.errors import GraphclsError
+    from pyg_graphcls.graphs.features import NODE_FEATURES, feature_slices
+    assert feature_names(("mean", "centroid"), 3) == ["mean_0", "mean_1", "mean_2", "centroid_x", "centroid_y"]
+    assert feature_slices(("mean", "centroid"), 3) == {"mean": (0, 3), "centroid": (3, 5)}
+    assert feature_slices(("bbox", "gradient", "area"), 2) == {"bbox": (0, 4), "gradient": (4, 8), "area": (8, 9)}
+    assert feature_names(("gradient",), 2) == ["grad_x_0", "grad_x_1", "grad_y_0", "grad_y_1"]
+    assert "quadrants" not in NODE_FEATURES
+    with pytest.raises(GraphclsError, match="node features"):
+        feature_slices(("quadrants",), 1)
+
+
+def test_slices_pick_the_columns_of_every_feature():
+    """Each feature alone == its slice of the graph with all features (for 1 and 3 channels)."""
+    from pyg_graphcls.graphs.features import NODE_FEATURES, feature_slices
+    rng = np.random.default_rng(2)
+    seg = rng.integers(0, 6, (9, 11))
+    for c in (1, 3):
+        img = rng.random((9, 11, c))
+        x_all, _ = segment_features(img, seg, NODE_FEATURES)
+        slices = feature_slices(NODE_FEATURES, c)
+        assert x_all.shape[1] == len(feature_names(NODE_FEATURES, c)) == max(b for _, b in slices.values())
+        for f, (a, b) in slices.items():
+            x_one, _ = segment_features(img, seg, (f,))
+            assert np.array_equal(x_all[:, a:b], x_one), f

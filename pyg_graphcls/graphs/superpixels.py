@@ -184,19 +184,18 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
             meets), split the SLIC labels into connected pieces and merge
             touching pieces by Ward's criterion down to ``n_segments`` regions
             (:func:`~pyg_graphcls.graphs.merge.ward_merge`): connected regions,
-            ``n_segments`` of them when the image has that many pieces, and a
-            far closer mean-colour picture (RMSE 7.8 vs 26.1 grey levels on
-            28x28 Fashion-MNIST, 75 vs ~69 regions). ``None``: SLIC's step.
+            ``n_segments`` of them when the image has that many pieces, each
+            merge the one that adds the least squared error to the
+            mean-colour picture. ``None``: SLIC's step.
         node_pos (str): ``pos`` of each node, from which kNN edges, edge
             features and the models' geometry follow: ``"centroid"`` (the
             default, as PyG's ``ToSLIC``) or ``"interior"``: the region's pixel
             nearest its centroid (:func:`interior_points`), which lies inside
-            the region where a centroid may not (on Ward-merged 28x28
-            Fashion-MNIST the background region's centroid lies inside the
-            object). The ``centroid`` feature columns stay the centroid.
+            the region where a centroid may not (a ring, a background around
+            an object). The ``centroid`` feature columns stay the centroid.
 
     Returns:
-        ``Data(x [n, F], pos [n, 2], edge_index [2, E], edge_attr [E, D], y, seg?, img?)``
+        ``Data(x [n, F], pos [n, 2], edge_index [2, E], edge_attr [E, D], y, image_size [1, 2], seg?, img?)``
     """
     img = as_image(image)
     if method == "fast":

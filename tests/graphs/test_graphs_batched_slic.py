@@ -71,9 +71,20 @@ def test_colour_segmentation_follows_boundaries():
 
 
 def test_rgb_to_lab_matches_skimage():
+    """The reference Lab conversion against scikit-image: random colours, both branches of the sRGB
+    linearisation (around 0.04045) and of f (dark colours, XYZ below 0.008856), black and white; the
+    uint8 table path equals the power path."""
     from skimage.color import rgb2lab
-    x = np.random.default_rng(0).random((50, 3)).astype(np.float32)
-    assert np.allclose(rgb_to_lab(torch.from_numpy(x)).numpy(), rgb2lab(x[None])[0], atol=2e-3)
+    rng = np.random.default_rng(0)
+    levels = np.array([0.0, 0.01, 0.04, 0.0405, 0.041, 0.05, 0.08, 0.5, 1.0])
+    grid = np.stack(np.meshgrid(levels, levels, levels), -1).reshape(-1, 3)
+    x = np.concatenate([rng.random((50, 3)), grid]).astype(np.float32)
+    want = rgb2lab(x[None].astype(np.float64))[0]
+    assert np.allclose(rgb_to_lab(torch.from_numpy(x)).numpy(), want, atol=2e-3)
+    assert np.allclose(rgb_to_lab(torch.from_numpy(x[:1] * 0)).numpy(), 0, atol=1e-4)          # black
+    assert np.allclose(rgb_to_lab(torch.ones(1, 3)).numpy(), [[100, 0, 0]], atol=1e-2)          # white (D65)
+    u8 = torch.from_numpy(rng.integers(0, 256, (64, 3)).astype(np.uint8))
+    assert torch.allclose(rgb_to_lab(u8.float() / 255.0, u8), rgb_to_lab(u8.float() / 255.0), atol=1e-4)
 
 
 def test_quality_on_hand_made_segmentation():

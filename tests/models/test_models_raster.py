@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import WARD_COLUMNS
+from models_testdata import WARD_COLUMNS
 from torch_geometric.data import Batch, Data
 
 from pyg_graphcls.errors import GraphclsError

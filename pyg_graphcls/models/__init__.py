@@ -10,7 +10,7 @@ Importing this package registers every family (one file each):
 - ``heads``: ``head-linear``, ``head-label-attention``, ``head-mlgcn``, ``head-grouped``,
   ``head-sample-graph`` (multi-label heads on the CNN; take images)
 """
-from .registry import create_model, list_models, model_config, model_from_config, register_model
+from .registry import create_model, list_models, model_arguments, model_config, model_from_config, register_model
 from .gnn import GPRClassifier, GraphClassifier
 from .cnn import ConvNet, pool_features
 from .dirconv import DirConvNet
@@ -18,6 +18,6 @@ from .gatedgcn import GatedGCN
 from .raster import RasterNet
 from .heads import GroupedLabelAttentionHead, LabelAttentionHead, LinearHead, MLGCN, SampleGraphHead
 
-__all__ = ["create_model", "list_models", "register_model", "model_config", "model_from_config",
+__all__ = ["create_model", "list_models", "model_arguments", "register_model", "model_config", "model_from_config",
            "GraphClassifier", "GPRClassifier", "ConvNet", "pool_features", "DirConvNet", "GatedGCN", "RasterNet",
            "LinearHead", "LabelAttentionHead", "MLGCN", "GroupedLabelAttentionHead", "SampleGraphHead"]

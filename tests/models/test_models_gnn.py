@@ -5,7 +5,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GCNConv
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.models import create_model, list_models, model_config, model_from_config
+from pyg_graphcls.models import create_model, list_models, model_arguments, model_config, model_from_config
 
 
 def toy_batch(n_graphs=3, n=6, f=3):
@@ -53,6 +53,9 @@ def test_classic_gcn_shape_and_mlp_ignores_edges():
 
 def test_registry_errors():
     assert {"gcn", "gat", "gpr", "mlp"} <= set(list_models())
+    assert model_arguments("gcn")[:2] == ["in_channels", "num_classes"] and "columns" not in model_arguments("gcn")
+    with pytest.raises(GraphclsError, match="unknown model"):
+        model_arguments("resnet")
     with pytest.raises(GraphclsError, match="unknown model"):
         create_model("resnet", in_channels=1, num_classes=2)
     with pytest.raises(GraphclsError, match="does not take"):

@@ -1,4 +1,6 @@
 """The raster family: graph painted on a lattice, then the CNN; named columns; lattice from the image size."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from models_testdata import WARD_COLUMNS
 from torch_geometric.data import Batch, Data
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.models import create_model
+from pyg_graphcls.models import create_model, model_arguments, model_config, model_from_config
 
 BUDGET = 100_000
 
@@ -60,6 +62,11 @@ def test_raster_regions_model(ward_graphs):
     out, lat = _lattice(m, b)
     assert lat.shape == (3, 32, 28, 28)
     assert torch.allclose(out[1], m(Batch.from_data_list([ward_graphs[1]]))[0], atol=1e-5)
+    cfg = json.loads(json.dumps(model_config(m)))  # the columns survive a JSON config (checkpoints)
+    assert cfg["kwargs"]["columns"] == WARD_COLUMNS and "columns" in model_arguments("raster-regions")
+    rebuilt = model_from_config(cfg).eval()
+    rebuilt.load_state_dict(m.state_dict())
+    assert torch.equal(rebuilt(b), out)
     b = Batch.from_data_list(ward_graphs)
     m = create_model("raster-regions", in_channels=23, num_classes=10, columns=WARD_COLUMNS,
                      graph_widths=(16,), cnn_widths=(16, 16))

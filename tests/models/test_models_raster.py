@@ -9,7 +9,7 @@ from models_testdata import WARD_COLUMNS
 from torch_geometric.data import Batch, Data
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.models import create_model, model_arguments, model_config, model_from_config
+from pyg_graphcls.models import RasterNet, create_model, model_arguments, model_config, model_from_config
 
 BUDGET = 100_000
 
@@ -31,6 +31,8 @@ def test_raster_model_per_graph(sp_graphs):
     assert torch.allclose(m(b)[1], alone[0], atol=1e-5)
     with pytest.raises(GraphclsError, match="cell"):
         create_model("raster", in_channels=3, num_classes=10, cell=0)
+    with pytest.raises(GraphclsError, match="paint"):
+        RasterNet(14, 10, paint="exact")
 
 
 def test_raster_lattice_comes_from_the_image_size(sp_graphs):

@@ -45,7 +45,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from ..errors import GraphclsError
 from ..graphs.labels import label_mask, load_label_graph
 from ..nn.masked_attention import MaskedGraphAttention
-from .backbone import SmallCNN, pool_features
+from .cnn import ConvNet, pool_features
 from .registry import register_model
 
 __all__ = [
@@ -535,14 +535,16 @@ class SampleGraphHead(nn.Module):
 
 # ------------------------------------------------------------ registry
 
-def _backbone(in_channels: int, feat_dim: int, width: int) -> SmallCNN:
-    return SmallCNN(in_channels=in_channels, feat_dim=feat_dim, width=width)
+def _backbone(in_channels: int, feat_dim: int, width: int) -> ConvNet:
+    """The heads' image backbone: :class:`~pyg_graphcls.models.ConvNet` with blocks ``width``,
+    ``2 * width``, ``4 * width`` (2x2 pooling after each) and ``feat_dim`` outputs."""
+    return ConvNet(in_channels, feat_dim, (width, 2 * width, 4 * width), pool_after=(0, 1, 2))
 
 
 @register_model("head-linear")
 def build_linear_head(num_classes: int, in_channels: int = 1, feat_dim: int = 128, width: int = 32,
                       dropout: float = 0.0) -> LinearHead:
-    """SmallCNN + :class:`LinearHead`."""
+    """ConvNet backbone + :class:`LinearHead`."""
     return LinearHead(_backbone(in_channels, feat_dim, width), feat_dim, num_classes, dropout=dropout)
 
 
@@ -552,7 +554,7 @@ def build_label_attention_head(num_classes: int, in_channels: int = 1, feat_dim:
                                mask_threshold: Optional[float] = None, hidden: int = 16,
                                heads: int = 1, embed_dim: int = 0, dropout: float = 0.0,
                                mask_mode: str = "inf") -> LabelAttentionHead:
-    """SmallCNN + :class:`LabelAttentionHead` (``label_graph``: path or nested list for JSON configs)."""
+    """ConvNet backbone + :class:`LabelAttentionHead` (``label_graph``: path or nested list for JSON configs)."""
     return LabelAttentionHead(_backbone(in_channels, feat_dim, width), feat_dim, num_classes,
                               label_graph=label_graph, mask_threshold=mask_threshold, hidden=hidden,
                               heads=heads, embed_dim=embed_dim, dropout=dropout, mask_mode=mask_mode)
@@ -563,7 +565,7 @@ def build_mlgcn_head(num_classes: int, in_channels: int = 1, feat_dim: int = 128
                      label_graph: Any = None, embeddings: Any = None, embed_dim: int = 64,
                      hidden: int = 256, learn_embeddings: Optional[bool] = None,
                      negative_slope: float = 0.2, bias: bool = True) -> MLGCN:
-    """SmallCNN + :class:`MLGCN` (``label_graph``: path or nested list for JSON configs)."""
+    """ConvNet backbone + :class:`MLGCN` (``label_graph``: path or nested list for JSON configs)."""
     return MLGCN(_backbone(in_channels, feat_dim, width), feat_dim, num_classes, label_graph=label_graph,
                  embeddings=embeddings, embed_dim=embed_dim, hidden=hidden,
                  learn_embeddings=learn_embeddings, negative_slope=negative_slope, bias=bias)
@@ -574,7 +576,7 @@ def build_grouped_head(num_classes: int, in_channels: int = 1, feat_dim: int = 1
                        classes_per_group: Optional[List[int]] = None, group_dim: int = 32,
                        class_dim: int = 16, hidden: int = 256, heads: int = 1, attention: bool = True,
                        dropout: float = 0.0, label_graph: Any = None) -> GroupedLabelAttentionHead:
-    """SmallCNN + :class:`GroupedLabelAttentionHead`."""
+    """ConvNet backbone + :class:`GroupedLabelAttentionHead`."""
     return GroupedLabelAttentionHead(_backbone(in_channels, feat_dim, width), feat_dim, num_classes,
                                      classes_per_group=classes_per_group, group_dim=group_dim,
                                      class_dim=class_dim, hidden=hidden, heads=heads,
@@ -585,6 +587,6 @@ def build_grouped_head(num_classes: int, in_channels: int = 1, feat_dim: int = 1
 def build_sample_graph_head(num_classes: int, in_channels: int = 1, feat_dim: int = 128, width: int = 32,
                             hidden: int = 128, gnn: bool = True, num_layers: int = 2, edge_dim: int = 64,
                             dropout: float = 0.0) -> SampleGraphHead:
-    """SmallCNN + :class:`SampleGraphHead`; forward returns ``(logits, edge_logits)``."""
+    """ConvNet backbone + :class:`SampleGraphHead`; forward returns ``(logits, edge_logits)``."""
     return SampleGraphHead(_backbone(in_channels, feat_dim, width), feat_dim, num_classes, hidden=hidden,
                            gnn=gnn, num_layers=num_layers, edge_dim=edge_dim, dropout=dropout)

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import GraphclsError
 
-__all__ = ["register_model", "create_model", "list_models", "model_config", "model_from_config"]
+__all__ = ["register_model", "create_model", "list_models", "model_arguments", "model_config", "model_from_config"]
 
 _REGISTRY: Dict[str, Callable[..., torch.nn.Module]] = {}
 
@@ -30,6 +30,13 @@ def register_model(name: str) -> Callable:
 
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def model_arguments(name: str) -> list[str]:
+    """The keyword arguments the builder registered as ``name`` takes (e.g. whether it reads ``columns``)."""
+    if name not in _REGISTRY:
+        raise GraphclsError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
+    return [p for p in inspect.signature(_REGISTRY[name]).parameters if p != "self"]
 
 
 def create_model(name: str, **kwargs: Any) -> torch.nn.Module:

@@ -1,4 +1,8 @@
-"""Graph classifiers: message-passing layers → global pooling → linear head."""
+r"""The ``gnn`` family: PyG message-passing layers → global pooling → linear head.
+
+``gcn`` (the classic MNISTSuperpixels GCN), ``gat``, ``gpr`` (GPR-GNN) and
+``mlp`` (the same depth with no edges: the edge-blind baseline).
+"""
 from __future__ import annotations
 
 from typing import Optional
@@ -20,6 +24,15 @@ CONVS = ("gcn", "gat", "none")
 class GraphClassifier(torch.nn.Module):
     r"""``num_layers`` graph convolutions → readout → linear classifier.
 
+    .. math::
+        \mathbf{H}^{(l)} = \operatorname{ReLU}\big(\operatorname{conv}_l(\mathbf{H}^{(l-1)})\big), \qquad
+        \mathbf{y}_g = \mathbf{W} \operatorname{Dropout}\big(\operatorname{readout}\{\mathbf{h}^{(L)}_i :
+        i \in g\}\big) + \mathbf{b}
+
+    with :math:`\operatorname{conv}_l` a ``GCNConv``
+    (:math:`\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}\hat{\mathbf{D}}^{-1/2}\mathbf{H}\mathbf{\Theta}`),
+    a ``GATConv`` or a per-node linear layer.
+
     Args:
         in_channels (int): node feature size.
         num_classes (int): output classes.
@@ -37,7 +50,11 @@ class GraphClassifier(torch.nn.Module):
             weights to ``gcn`` (e.g. the Gaussian weight).
         edge_weight_column (int): column of ``edge_attr`` used as weight.
 
-    ``forward(data)`` takes a ``Batch`` (or ``Data``) and returns logits ``[B, num_classes]``.
+    Shapes:
+        - **input:** a ``Batch`` (or ``Data``) with ``x [N, in_channels]``, ``edge_index [2, E]``
+          (``edge_attr [E, D]`` with ``edge_weight=True``), or a
+          :class:`~pyg_graphcls.train.fast.DenseGraphBatch` (gcn / none)
+        - **output:** logits ``[num_graphs, num_classes]``
     """
 
     def __init__(self, in_channels: int, num_classes: int, conv: str = "gcn", hidden: int = 64,
@@ -130,12 +147,19 @@ class GraphClassifier(torch.nn.Module):
 class GPRClassifier(torch.nn.Module):
     r"""GPR-GNN: a node MLP, then :class:`~pyg_graphcls.nn.GPRProp`, then readout + head.
 
+    .. math::
+        \mathbf{Z} = \sum_{k=0}^{K} \gamma_k \hat{\mathbf{A}}^k
+        \big(\mathbf{W}_2 \operatorname{Dropout}(\operatorname{ReLU}(\mathbf{W}_1 \mathbf{X}))\big),
+        \qquad \mathbf{y}_g = \mathbf{W} \operatorname{readout}\{\operatorname{ReLU}(\mathbf{z}_i) : i \in g\}
+
     Args:
         in_channels, num_classes: sizes.
         hidden (int): MLP width.
         K (int): propagation steps; alpha (float): PageRank initialisation.
         readout (str): pooling (see :class:`~pyg_graphcls.nn.Readout`).
         dropout (float): dropout inside the MLP.
+
+    Shapes: a ``Batch`` with ``x [N, in_channels]``, ``edge_index [2, E]`` → ``[num_graphs, num_classes]``.
     """
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, K: int = 10,

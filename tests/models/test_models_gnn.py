@@ -1,11 +1,11 @@
+"""The gnn family (gcn, gat, gpr, mlp) and the registry."""
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GCNConv
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.models import create_model, list_models, model_config, model_from_config
-from pyg_graphcls.nn import GPRProp, Readout
+from pyg_graphcls.models import create_model, list_models, model_arguments, model_config, model_from_config
 
 
 def toy_batch(n_graphs=3, n=6, f=3):
@@ -51,45 +51,11 @@ def test_classic_gcn_shape_and_mlp_ignores_edges():
     assert not torch.allclose(gcn(b), gcn(b2))
 
 
-def test_gcn_layer_is_dense_normalised_adjacency():
-    """One GCNConv = D^-1/2 (A+I) D^-1/2 X W + b, checked with a dense matrix."""
-    b = toy_batch(n_graphs=1, n=5, f=2)
-    conv = GCNConv(2, 3)
-    n = b.num_nodes
-    A = torch.zeros(n, n)
-    A[b.edge_index[1], b.edge_index[0]] = 1
-    A_hat = A + torch.eye(n)
-    d = A_hat.sum(1).pow(-0.5)
-    ref = (d[:, None] * A_hat * d[None, :]) @ (b.x @ conv.lin.weight.t()) + conv.bias
-    assert torch.allclose(conv(b.x, b.edge_index), ref, atol=1e-6)
-
-
-def test_gpr_prop_dense_polynomial():
-    b = toy_batch(n_graphs=1, n=5, f=2)
-    prop = GPRProp(K=3, alpha=0.2)
-    n = b.num_nodes
-    A = torch.zeros(n, n)
-    A[b.edge_index[1], b.edge_index[0]] = 1
-    A_hat = A + torch.eye(n)
-    d = A_hat.sum(1).pow(-0.5)
-    P = d[:, None] * A_hat * d[None, :]
-    g = prop.gamma.detach()
-    assert torch.allclose(g, torch.tensor([0.2, 0.16, 0.128, 0.512]))
-    ref = sum(g[k] * torch.linalg.matrix_power(P, k) @ b.x for k in range(4))
-    assert torch.allclose(prop(b.x, b.edge_index), ref, atol=1e-6)
-
-
-def test_readouts_hand_example():
-    x = torch.tensor([[1.0], [3.0], [5.0]])
-    batch = torch.tensor([0, 0, 1])
-    assert Readout("max+mean")(x, batch).tolist() == [[3.0, 2.0], [5.0, 5.0]]
-    assert Readout("sum")(x, batch).tolist() == [[4.0], [5.0]]
-    with pytest.raises(GraphclsError, match="readout"):
-        Readout("median")
-
-
 def test_registry_errors():
     assert {"gcn", "gat", "gpr", "mlp"} <= set(list_models())
+    assert model_arguments("gcn")[:2] == ["in_channels", "num_classes"] and "columns" not in model_arguments("gcn")
+    with pytest.raises(GraphclsError, match="unknown model"):
+        model_arguments("resnet")
     with pytest.raises(GraphclsError, match="unknown model"):
         create_model("resnet", in_channels=1, num_classes=2)
     with pytest.raises(GraphclsError, match="does not take"):

@@ -10,7 +10,7 @@ from torch import nn
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.graphs.sample_graph import edge_loss, label2edge, sample_graph
 from pyg_graphcls.graphs.labels import cooccurrence_graph, save_label_graph
-from pyg_graphcls.models.backbone import SmallCNN
+from pyg_graphcls.models import ConvNet
 from pyg_graphcls.models.heads import (COCO_CLASSES_PER_GROUP, MLGCN, GroupedLabelAttentionHead,
                                        LabelAttentionHead, LinearHead, SampleGraphHead,
                                        balanced_groups)
@@ -78,10 +78,12 @@ def test_sample_graph():
 
 # ---------------------------------------------------------------- backbone
 
-def test_small_cnn():
-    net = SmallCNN(in_channels=3, feat_dim=16, width=4)
+def test_heads_backbone_is_the_cnn():
+    """The heads' backbone is the one ConvNet: blocks width, 2*width, 4*width, feat_dim outputs."""
+    net = create_model("head-linear", num_classes=C, in_channels=3, feat_dim=16, width=4).backbone
+    assert isinstance(net, ConvNet) and net.out_channels == 16
+    assert [c.out_channels for c in net.convs] == [4, 8, 16] and net.pool_after == {0, 1, 2}
     assert net(torch.randn(2, 3, 56, 56)).shape == (2, 16)
-    assert SmallCNN(feat_dim=16, width=4, return_map=True)(torch.randn(2, 1, 56, 56)).shape == (2, 16, 7, 7)
     with pytest.raises(GraphclsError, match=r"\[B, 3, H, W\]"):
         net(torch.randn(2, 1, 56, 56))
 

@@ -1,8 +1,8 @@
 """Controls for the superpixel rows of issue 6: how much of the image do 75 regions keep, and how
 much of that does the graph model use?
 
-    python -m benchmarks.superpixel_controls --paint exact,voronoi --train-sizes 10000,all \
-        --seeds 0, --epochs 8 [--threads 1] [--json benchmarks/accuracy.json]
+    python -m references.superpixel_controls --paint exact,voronoi --train-sizes 10000,all \
+        --seeds 0, --epochs 8 [--threads 1] [--json references/accuracy.json]
 
 Each control trains the ``cnn`` recipe (the same CNN as the pixel rows) on a *painted* copy of
 Fashion-MNIST, written once as IDX files under ``<cache root>/controls/<mode>-<n_train>``:
@@ -24,7 +24,7 @@ per 28x28 image are ~117 connected pieces (``--agreement`` prints both counts), 
 The CNN on ``exact`` bounds what a model of the 75 region means can reach with a CNN's inductive
 bias; ``voronoi`` vs ``exact`` says how much the region shapes (which the graph has only as
 centroid, bbox and moments) are worth. Rows go to the accuracy JSON as ``cnn`` on dataset
-``idx:<dir>`` (``benchmarks.accuracy``'s table and skip logic).
+``idx:<dir>`` (``references.accuracy``'s table and skip logic).
 
 ``--agreement N`` instead measures, on the first N test images converted as the
 ``--recipe`` (default ``raster-regions``) converts them, the share of pixels that the ``raster`` model's two
@@ -101,10 +101,11 @@ def paint_graphs(graphs, bbox_index: int, occupancy_index: int, side: int = 28, 
 
 def _recipe_graphs(recipe: str = "raster-regions"):
     from pyg_graphcls.datasets import load_dataset
-    from pyg_graphcls.recipes import get_recipe
-    r = get_recipe(recipe)
-    splits = load_dataset("fashion-mnist", "superpixels", r["graph_kwargs"], progress=False)
-    return splits.train, splits.test, r["model_kwargs"]["bbox_index"], r["model_kwargs"]["occupancy_index"]
+    from .recipes import graph_kwargs, model_kwargs, recipe_args
+    args = recipe_args(recipe)
+    mk = model_kwargs(args)
+    splits = load_dataset("fashion-mnist", "superpixels", graph_kwargs(args), progress=False)
+    return splits.train, splits.test, mk["bbox_index"], mk["occupancy_index"]
 
 
 def painted_dir(mode: str, n_train: int, root: Path, recipe: str = "raster-regions") -> Path:
@@ -133,9 +134,9 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
     pieces per image in the graphs' segmentation and in the batched path's."""
     from pyg_graphcls.graphs import superpixel_graph
     from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions, region_columns
-    from pyg_graphcls.recipes import get_recipe
-    r = get_recipe(recipe)
-    kw, mk = r["graph_kwargs"], r["model_kwargs"]
+    from .recipes import graph_kwargs, model_kwargs, recipe_args
+    args = recipe_args(recipe)
+    kw, mk = graph_kwargs(args), model_kwargs(args)
     cells = mk.get("occupancy_cells", 3)
     side = images.shape[1]
     hits: dict[str, list[float]] = {"nearest": [], "regions": []}
@@ -166,7 +167,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", default="0,")
     ap.add_argument("--epochs", default="8")
     ap.add_argument("--threads", default=None)
-    ap.add_argument("--json", default="benchmarks/accuracy.json")
+    ap.add_argument("--json", default="references/accuracy.json")
     ap.add_argument("--root", default=None, help="cache root (default: the toolkit's)")
     ap.add_argument("--recipe", default="raster-regions",
                     help="graph mode and --agreement: whose graphs (a raster recipe painting regions)")

@@ -362,6 +362,9 @@ def _train(args, dist_ctx) -> int:
     if args.task == "multilabel":
         if not args.dataset.startswith("canvas"):
             raise GraphclsError("--task multilabel trains on --dataset canvas[:SRC] (SRC: sample, fashion-mnist, idx:DIR)")
+        for opt in ("augment", "lazy", "image_size", "test_size"):
+            if getattr(args, opt):
+                raise GraphclsError(f"--{opt.replace('_', '-')} does not apply to --task multilabel")
         train_full, test, names, data_name = _canvas_splits(args)
         num_classes = len(names)
         train, val = split_dataset(train_full, args.val_fraction,
@@ -404,7 +407,8 @@ def _train(args, dist_ctx) -> int:
         num_classes = splits.num_classes
         torch.manual_seed(args.seed)
         model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
-        extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit})
+        extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
+                      "lazy": args.lazy, "image_size": args.image_size})
         edge_w = args.edge_loss_weight or 0.0
         train, val = splits.train, splits.val
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
@@ -471,9 +475,9 @@ def _plots(out: Path, history, metrics: dict, names) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import load_dataset
     from .io import write_json
     from .train import Trainer, load_model
+    from .train.data import training_data
 
     model, ckpt = load_model(args.checkpoint)
     task = ckpt.get("task", "single")
@@ -485,8 +489,9 @@ def cmd_evaluate(args) -> int:
                                 canvas_test=ckpt.get("canvas", {}).get("test", 1000))
         _, test, names, data_name = _canvas_splits(ns)
     else:
-        splits = load_dataset(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
-                              workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+        splits = training_data(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
+                               workers=args.workers, progress=not args.quiet and sys.stderr.isatty(),
+                               val_fraction=0.0, lazy=ckpt.get("lazy", False), image_size=ckpt.get("image_size"))
         test, names, data_name = splits.test, splits.class_names, splits.name
         want = ckpt["model_config"].get("kwargs", {}).get("num_classes")
         if want is None and hasattr(model, "head") and hasattr(model.head, "out_features"):

@@ -128,6 +128,8 @@ def training_data(dataset: str = "sample", graph: str = "superpixels", graph_kwa
         raise GraphclsError(f"image_size applies to graph 'image', not {graph!r}")
     gkw = dict(graph_kwargs or {})
     augment = dict(augment or {})
+    if lazy and graph == "image":
+        raise GraphclsError("lazy applies to graphs: graph 'image' reads the images as they are")
     if train_size is not None and train_size < 2:
         raise GraphclsError(f"train_size must be >= 2, got {train_size}")
     if graph == "image" or lazy:

@@ -55,3 +55,24 @@ def test_train_without_recipe_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--recipe", "dirconv"])
     assert "unrecognized arguments: --recipe" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_the_image_form(tiny_idx, tmp_path):
+    """--graph image (raw pixels for cnn, area-averaged by --image-size), --augment flip; evaluate reads
+    the checkpoint's data form back."""
+    out = tmp_path / "cnn"
+    assert main(["train", "--dataset", f"idx:{tiny_idx}", "--graph", "image", "--image-size", "14", "--model", "cnn",
+                 "--augment", "flip=0.5", "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "cnn" and metrics["test"] == 8
+    assert main(["evaluate", str(out / "checkpoint.pt"), "--device", "cpu", "--out", str(tmp_path / "ev.json")]) == 0
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert ev["accuracy"] == metrics["test_accuracy"]
+    assert main(["train", "--dataset", f"idx:{tiny_idx}", "--graph", "image", "--n-segments", "20", "--model", "cnn",
+                 "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_train_options_that_do_not_apply_fail(tmp_path, capsys):
+    assert main(["train", "--task", "multilabel", "--dataset", "canvas", "--augment", "flip=1",
+                 "--out", str(tmp_path / "ml")]) == 2
+    assert "--augment does not apply to --task multilabel" in capsys.readouterr().err

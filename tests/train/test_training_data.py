@@ -32,6 +32,8 @@ def test_lazy_grid_and_image_forms_on_the_sample():
         training_data("sample", "image", train_size=20, test_size=10 ** 7)
     with pytest.raises(GraphclsError, match="image_size"):
         training_data("sample", "grid", train_size=20, image_size=9, lazy=True)
+    with pytest.raises(GraphclsError, match="lazy"):
+        training_data("sample", "image", train_size=20, lazy=True)
     with pytest.raises(GraphclsError, match="flip only"):
         training_data("sample", "image", train_size=20, augment={"rotate": 10})
 

@@ -39,7 +39,9 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--dataset", default="sample",
                    help="sample (default), fashion-mnist, mnist-superpixels, idx:DIR, folder:DIR"
                         " (and canvas[:SRC] for --task multilabel)")
-    g.add_argument("--graph", default=graph_default, choices=list(graphs))
+    g.add_argument("--graph", default=graph_default, choices=list(graphs),
+                   help="graph kind" + ("; image: no graph, the raw pixels [C,H,W] for image models (cnn)"
+                                        if "image" in graphs else ""))
     g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
     g.add_argument("--n-segments", type=int, default=None, help="superpixels: regions per image (75)")
     g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
@@ -62,7 +64,7 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--connectivity", type=int, default=None, choices=[4, 8], help="grid/patches: 4 or 8")
     g.add_argument("--position", action="store_true", help="grid/patches: append normalised position to x")
     g.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
-    g.add_argument("--train-size", "--limit", dest="limit", type=int, default=None,
+    g.add_argument("--train-size", "--limit", dest="limit", type=int, default=None, metavar="N",
                    help="use only the first N training images (before the train/validation split)")
     g.add_argument("--strict", dest="strict", action="store_true", default=None,
                    help="fail on the first image that cannot be converted (default for array data sets)")
@@ -297,6 +299,11 @@ def _data_fingerprint(ds) -> str:
                 h.update(v.contiguous().numpy().tobytes())
     elif hasattr(ds, "targets"):
         h.update(ds.targets.numpy().tobytes())
+    elif hasattr(ds, "images") and hasattr(ds, "labels"):  # datasets.lazy: the images themselves
+        import numpy as np
+        for v in (ds.images, ds.labels):
+            if not isinstance(v, list):
+                h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
     return h.hexdigest()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -253,21 +252,8 @@ def _model_kwargs(args) -> dict:
         v = getattr(args, name)
         if v is not None:
             kw[key] = v
-    kw.update(_key_values(args.model_arg, "--model-arg"))
-    return kw
-
-
-def _key_values(items: Sequence[str], option: str) -> dict:
-    """``KEY=VALUE`` strings → a dict (values parsed as JSON when they can be; later keys win)."""
-    kw: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise GraphclsError(f"{option} needs KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            kw[k] = json.loads(v)
-        except json.JSONDecodeError:
-            kw[k] = v
+    from .train.config import key_values
+    kw.update(key_values(args.model_arg, "--model-arg"))
     return kw
 
 
@@ -355,6 +341,7 @@ def _train(args, dist_ctx) -> int:
     from .io import write_json
     from .models import create_model
     from .train import Trainer, split_dataset
+    from .train.config import key_values
     from .train.data import training_data
 
     main_rank = dist_ctx is None or dist_ctx.rank == 0
@@ -394,7 +381,7 @@ def _train(args, dist_ctx) -> int:
             return training_data(args.dataset, args.graph, gkw, root=args.root, workers=args.workers,
                                  progress=progress and main_rank, strict=_strict(args), seed=args.seed,
                                  train_size=args.limit, test_size=args.test_size, val_fraction=args.val_fraction,
-                                 split_seed=split_seed, augment=_key_values(args.augment, "--augment"),
+                                 split_seed=split_seed, augment=key_values(args.augment, "--augment"),
                                  lazy=args.lazy, image_size=args.image_size)
         if dist_ctx is None:
             splits = load()
@@ -580,24 +567,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return action.choices[name]
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train" and args.config:
-        from .train.config import config_argv, load_config
-        argv = list(sys.argv[1:] if argv is None else argv)
-        at = argv.index("train") + 1
+        from .train.config import argv_with_config
         try:
-            file_argv = config_argv(load_config(args.config), _subparser(parser, "train"), args.config)
+            args = parser.parse_args(argv_with_config(parser, sys.argv[1:] if argv is None else argv, args.config))
         except GraphclsError as e:
             print(f"graphcls: error: {e}", file=sys.stderr)
             return 2
-        args = parser.parse_args(argv[:at] + file_argv + argv[at:])  # the command line comes last: it wins
     commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
                 "bench": cmd_bench}
     try:

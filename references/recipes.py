@@ -37,8 +37,9 @@ def config_path(name: str) -> Path:
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    from pyg_graphcls.cli import _subparser, build_parser
-    return _subparser(build_parser(), "train")
+    from pyg_graphcls.cli import build_parser
+    from pyg_graphcls.train.config import subparser
+    return subparser(build_parser(), "train")
 
 
 def override_argv(overrides: Optional[dict]) -> list[str]:
@@ -80,8 +81,8 @@ def model_kwargs(args: argparse.Namespace) -> dict:
 
 
 def augment_kwargs(args: argparse.Namespace) -> dict:
-    from pyg_graphcls.cli import _key_values
-    return _key_values(args.augment, "--augment")
+    from pyg_graphcls.train.config import key_values
+    return key_values(args.augment, "--augment")
 
 
 def recipe_data(args: argparse.Namespace, **kw):

@@ -26,11 +26,11 @@ import difflib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import GraphclsError
 
-__all__ = ["load_config", "config_argv"]
+__all__ = ["load_config", "config_argv", "argv_with_config", "subparser", "key_values"]
 
 _NOT_IN_FILES = {"--config", "--help"}
 
@@ -124,3 +124,33 @@ def config_argv(config: dict[str, Any], parser: argparse.ArgumentParser, source:
         else:
             out += [opt, _scalar(str(key), value, source)]
     return out
+
+
+def subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of sub-command ``command`` of ``parser``."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]
+
+
+def argv_with_config(parser: argparse.ArgumentParser, argv: Sequence[str], path: str | os.PathLike,
+                     command: str = "train") -> list[str]:
+    """``argv`` with the options of config file ``path`` inserted right after ``command``, so that
+    the options on the command line, which come after them, override the file's."""
+    argv = list(argv)
+    at = argv.index(command) + 1
+    return argv[:at] + config_argv(load_config(path), subparser(parser, command), str(path)) + argv[at:]
+
+
+def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (of a repeated option such as ``--model-arg``) → a dict; values are
+    parsed as JSON when they can be, and a later key wins."""
+    kw: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise GraphclsError(f"{option} needs KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            kw[k] = json.loads(v)
+        except json.JSONDecodeError:
+            kw[k] = v
+    return kw

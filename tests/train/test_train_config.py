@@ -70,3 +70,20 @@ def test_config_argv_parses_to_the_same_options(parser):
 def test_config_argv_errors_name_the_key(parser, cfg, match):
     with pytest.raises(GraphclsError, match=match):
         config_argv(cfg, parser, "f.toml")
+
+
+def test_key_values_and_argv_with_config(tmp_path):
+    from pyg_graphcls.train.config import argv_with_config, key_values
+    assert key_values(["a=1", "b=[0, 1]", "c=regions", "a=2.5"], "--x") == {"a": 2.5, "b": [0, 1], "c": "regions"}
+    with pytest.raises(GraphclsError, match="--x needs KEY=VALUE"):
+        key_values(["a"], "--x")
+    top = argparse.ArgumentParser()
+    sub = top.add_subparsers(dest="command")
+    p = sub.add_parser("train")
+    p.add_argument("--config")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, default=1)
+    (tmp_path / "c.toml").write_text("lr = 0.5\nepochs = 7\n")
+    argv = argv_with_config(top, ["train", "--config", str(tmp_path / "c.toml"), "--lr", "0.25"], tmp_path / "c.toml")
+    args = top.parse_args(argv)
+    assert (args.lr, args.epochs) == (0.25, 7)  # the command line wins, the file fills the rest

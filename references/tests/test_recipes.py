@@ -111,3 +111,19 @@ def test_accuracy_table_variant_rows(tmp_path, monkeypatch, capsys):
         accuracy.main(base + ["--overrides", "{}"])
     with pytest.raises(GraphclsError, match="unknown recipe"):
         accuracy.main(["--recipes", "dirconv-quad", "--json", str(js)])
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_every_config_builds_the_model_its_recorded_runs_trained(name):
+    """The parameter count of each config's model equals that of the runs recorded for the recipe in
+    accuracy.json (plain rows: no variant, no overrides, Fashion-MNIST)."""
+    from pathlib import Path
+    runs = json.loads((Path(__file__).resolve().parents[1] / "accuracy.json").read_text())["runs"]
+    recorded = {r["parameters"] for r in runs if r["recipe"] == name and not r.get("variant")
+                and not r.get("overrides") and r.get("dataset") is None}
+    assert len(recorded) == 1, recorded
+    args = recipe_args(name)
+    assert {(r["model"], r["graph"]) for r in runs if r["recipe"] == name} == {(args.model, args.graph)}
+    f = {"grid": 3, "image": 1}.get(args.graph) or len(feature_names(graph_kwargs(args)["features"], 1))
+    m = create_model(args.model, in_channels=f, num_classes=10, **model_kwargs(args))
+    assert sum(p.numel() for p in m.parameters()) == recorded.pop()

@@ -155,8 +155,7 @@ def training_data(dataset: str = "sample", graph: str = "superpixels", graph_kwa
         info = splits.info
     train, val = split_dataset(full, val_fraction, split_seed)
     if augment:
-        train.transform = _graph_augment(graph, gkw, num_features, dataset, full.get(0) if hasattr(full, "get")
-                                         else full[0], augment)
+        train.transform = _graph_augment(graph, gkw, num_features, dataset, full.get(0), augment)
     return TrainingData(train, val, test, full, num_features, num_classes, list(names), name, info)
 
 

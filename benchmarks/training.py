@@ -97,7 +97,7 @@ def grid_speed(n: int, threads: int, rounds: int) -> dict:
     from torch_geometric.data import Batch
     from pyg_graphcls.datasets import load_images
     from pyg_graphcls.graphs import pixel_grid_graph
-    from pyg_graphcls.recipes import GRID_GRAPH
+    GRID_GRAPH = {"connectivity": 8, "position": True}  # references/configs/dirconv-grid.toml
     torch.set_num_threads(threads)
     imgs, labels = load_images("fashion-mnist")[:2]
     imgs, labels = imgs[:n], labels[:n].astype(np.int64)

@@ -24,12 +24,13 @@ from ..errors import GraphclsError
 from .folder import read_image, scan_image_folder
 from .graph_dataset import ImageGraphDataset, convert_images, default_root
 from .idx import load_idx_dir, read_idx, write_idx
+from .lazy import ImageTensorDataset, LazyGraphDataset, shrink_images
 from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
            "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
-           "DATASET_SPECS"]
+           "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]

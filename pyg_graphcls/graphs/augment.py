@@ -1,7 +1,8 @@
 r"""Graph augmentation for image graphs: flip, rotation and jitter of ``pos``, node dropping.
 
 Apply to **training** data only, e.g. ``train_subset.transform = GraphAugment(...)``
-. Every change to ``pos`` is carried to what depends on it:
+(``graphcls train --augment KEY=VALUE`` does this:
+:func:`pyg_graphcls.train.data.training_data`). Every change to ``pos`` is carried to what depends on it:
 
 - ``edge_attr`` is recomputed from the new ``pos`` with the builder's
   :func:`~pyg_graphcls.graphs.edges.edge_features` (give the same ``edge_attr``

@@ -57,17 +57,32 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
-    """Seeded random ``(train, val)`` split of a dataset (indexable by a tensor or list)."""
-    n = len(dataset)
+def split_indices(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Seeded random split of ``range(n)`` into sorted ``(train_idx, val_idx)``.
+
+    ``round(n * val_fraction)`` indices go to validation (at least one when
+    ``val_fraction > 0`` and ``n > 1``); the split depends on ``(n,
+    val_fraction, seed)`` only.
+
+    Args:
+        n (int): number of items.
+        val_fraction (float): share of validation items, in ``[0, 1)``.
+        seed (int): seed of the permutation.
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise GraphclsError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_val = int(round(n * val_fraction))
     if val_fraction > 0 and n_val == 0 and n > 1:
         n_val = 1
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
-    return _subset(dataset, train_idx), (_subset(dataset, val_idx) if n_val else None)
+    return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
+    """Seeded random ``(train, val)`` split of a dataset (indexable by a tensor or list) by
+    :func:`split_indices`; ``val`` is ``None`` when it would be empty."""
+    train_idx, val_idx = split_indices(len(dataset), val_fraction, seed)
+    return _subset(dataset, train_idx), (_subset(dataset, val_idx) if len(val_idx) else None)
 
 
 def _subset(dataset, idx: Tensor):

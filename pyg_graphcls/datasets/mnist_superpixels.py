@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 from torch_geometric.data import Data
@@ -40,16 +40,16 @@ class MatchSuperpixelLayout(BaseTransform):
     distances over :math:`\max(H, W)`, and ``image_size [1, 2]`` is stored.
 
     Args:
-        image_size (tuple): ``(H, W)`` of the source images. (default:
+        image_size (tuple or int): ``(H, W)`` of the source images, one number for a square. (default:
             :data:`MNIST_IMAGE_SIZE`, the size of PyG's ``MNISTSuperpixels``)
         centroid (bool): append the normalised centroid to ``x``.
         edge_attr: edge features recomputed from ``pos`` (see
             :func:`pyg_graphcls.graphs.edges.edge_features`); ``()`` drops them.
     """
 
-    def __init__(self, image_size: Sequence[int] = MNIST_IMAGE_SIZE, centroid: bool = True,
+    def __init__(self, image_size: Union[int, Sequence[int]] = MNIST_IMAGE_SIZE, centroid: bool = True,
                  edge_attr: Sequence[str] = ("distance",)):
-        h, w = (int(v) for v in image_size)
+        h, w = (int(image_size),) * 2 if isinstance(image_size, int) else (int(v) for v in image_size)
         if h < 1 or w < 1:
             raise GraphclsError(f"image_size must be (H, W) with positive sides, got {image_size!r}")
         self.image_size = (h, w)

@@ -19,3 +19,4 @@ def test_match_layout_sets_image_size_and_columns():
     assert torch.equal(flipped.pos[:, 0], torch.tensor([27.0, 0.0, 24.0]))
     wide = MatchSuperpixelLayout(image_size=(10, 40))(g.clone())
     assert wide.image_size.tolist() == [[10, 40]] and torch.allclose(wide.x[1, 1:], torch.tensor([27 / 39, 13.5 / 9]))
+    assert MatchSuperpixelLayout(image_size=32).image_size == (32, 32)  # one number: a square

@@ -164,3 +164,19 @@ def test_region_adjacency_hand_example():
     seg2 = np.array([[0, 1], [1, 2]])
     assert (0, 2) not in as_set(region_adjacency(seg2, 4))
     assert (0, 2) in as_set(region_adjacency(seg2, 8))
+
+
+def test_knn_long_rows_keep_the_tie_order():
+    """Graphs of more than 128 nodes select by topk + ties by index: still the brute-force list, on a lattice
+    where most distances tie."""
+    x = lattice(300, seed=5) * 0.5
+    want = brute_knn(x, 7)
+    assert as_list(knn_graph(x, 7, batch=torch.zeros(300, dtype=torch.long), use_compiled=False)) == want
+    from pyg_graphcls.graphs.edges import knn_padded
+    src, dst, _ = knn_padded(x[None], torch.tensor([300]), 7, use_cpp=False)
+    assert as_list(torch.stack([src, dst])) == want
+    # rows of a graph smaller than the padding (inf columns) and loop=True
+    xs = torch.cat([x[:150], x[:200]])
+    batch = torch.repeat_interleave(torch.arange(2), torch.tensor([150, 200]))
+    got = as_list(knn_graph(xs, 5, batch=batch, loop=True, use_compiled=False))
+    assert got == brute_knn(x[:150], 5, loop=True) + [(a + 150, b + 150) for a, b in brute_knn(x[:200], 5, loop=True)]

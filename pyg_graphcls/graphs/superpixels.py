@@ -240,10 +240,22 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
                         ) -> tuple[dict, dict]:
     """Node features, kNN edges and labels of a batch of segmentations, collated.
 
-    ``labels [B, H, W]`` with values ``0..counts[b]-1``. Returns ``(data,
-    slices)`` in :class:`~torch_geometric.data.InMemoryDataset` layout (local
-    node indices in ``edge_index``), graph ``b`` equal to
-    ``graph_from_segments(image_b, labels_b, features=..., k=..., edge_attr=...)``.
+    Graph ``b`` equals ``graph_from_segments(image_b, labels_b, features=...,
+    k=..., edge_attr=...)``: the same :func:`~pyg_graphcls.graphs.features.region_features`
+    and :func:`~pyg_graphcls.graphs.edges.knn_graph`, run over the whole batch.
+
+    Args:
+        images: ``[B, H, W]`` or ``[B, H, W, C]`` (uint8, uint16 or float in [0, 1]).
+        labels (Tensor): ``[B, H, W]``, values ``0..counts[b]-1``.
+        counts (Tensor, optional): regions per image ``[B]`` (default: ``max + 1``).
+        y: optional ``[B]`` class ids.
+        features, k, edge_attr: as :func:`superpixel_graph`.
+        use_cpp (bool, optional): the compiled per-segment sums (see :func:`batched_slic`).
+
+    Returns:
+        ``(data, slices)`` in :class:`~torch_geometric.data.InMemoryDataset`
+        layout (local node indices in ``edge_index``): ``x``, ``pos``,
+        ``edge_index``, ``edge_attr``, ``y`` and ``image_size`` ``[B, 2]``.
     """
     features = check_features(features)
     _, img, mod = prepare_images(images, use_cpp)

@@ -204,6 +204,11 @@ def _print_failures(fails, file=None) -> None:
         print(f"  ... and {len(fails) - 20} more skipped", file=file)
 
 
+def _print_warnings(info: dict) -> None:
+    for w in info.get("warnings", []):
+        print(f"graphcls: warning: {w}", file=sys.stderr)
+
+
 def _convert_shards(args) -> int:
     from .datasets import default_root, load_images
     from .datasets.graph_dataset import convert_shard
@@ -246,6 +251,7 @@ def cmd_convert(args) -> int:
           f"({'converted' if converted else 'cached'} in {dt:.1f}s"
           + (f", {n / dt:.0f} images/s" if converted and dt > 0 else "") + ")")
     _print_failures(fails)
+    _print_warnings(splits.info)
     for c in splits.info.get("cache", []):
         print(f"  cache: {c}")
     return 0
@@ -392,6 +398,8 @@ def _train(args, dist_ctx) -> int:
             print(f"graphcls: skipped {len(fails)} image(s) that cannot be converted:", file=sys.stderr)
             _print_failures(fails, file=sys.stderr)
         extra_fails = [[int(i), str(r)] for i, r in fails]
+        if main_rank:
+            _print_warnings(splits.info)
         train_full, test, names, data_name = splits.train, splits.test, splits.class_names, splits.name
         fingerprint = _data_fingerprint(train_full)
         num_classes = splits.num_classes

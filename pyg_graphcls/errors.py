@@ -8,3 +8,12 @@ one-line error and exit code 2.
 
 class GraphclsError(ValueError):
     """Bad input to pyg_graphcls: the message names the argument or file."""
+
+
+class UnsafeFileError(GraphclsError):
+    """A file refused because loading it could run code (a pickle of foreign objects).
+
+    Damaged files (empty, truncated, not a torch file) raise a plain
+    :class:`GraphclsError`: caches and partial chunks treat those as missing
+    and convert again, while an unsafe file is never silently replaced.
+    """

@@ -104,7 +104,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its errors as one line ``graphcls: error: ...`` (exit code 2)."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"graphcls: error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"graphcls: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:

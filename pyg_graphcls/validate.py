@@ -157,8 +157,16 @@ def _validate_data_args(args: Any) -> None:
         check_writable_dir(root, "--root")
 
 
+def _validate_device(args: Any) -> None:
+    device = getattr(args, "device", None)
+    if device is not None:
+        from .train.trainer import resolve_device
+        resolve_device(device)  # unknown names, CUDA asked for where there is none
+
+
 def _validate_train(args: Any) -> None:
     _validate_data_args(args)
+    _validate_device(args)
     for name in ("epochs", "batch_size", "patience", "hidden", "canvas_train", "canvas_test",
                  "train_size", "test_size"):
         _int_at_least(args, name, 1)
@@ -218,6 +226,7 @@ def _validate_evaluate(args: Any) -> None:
         raise GraphclsError(f"checkpoint {p} is not a file")
     _validate_dataset_spec(getattr(args, "dataset", None))
     _int_at_least(args, "workers", 1)
+    _validate_device(args)
     if getattr(args, "root", None) is not None:
         check_writable_dir(args.root, "--root")
     if getattr(args, "out", None) is not None:

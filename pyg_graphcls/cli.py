@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .errors import GraphclsError
+from .errors import GraphclsError, one_line
 from .validate import model_kwargs_from_args, validate_args
 
 __all__ = ["main", "build_parser", "graph_kwargs_from_args", "HEADS"]
@@ -257,10 +257,6 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def _model_kwargs(args) -> dict:
-    return model_kwargs_from_args(args)
-
-
 def _versions() -> dict:
     import numpy
     import torch
@@ -311,7 +307,7 @@ def _multilabel_model(args, train_targets, num_classes: int):
     from .graphs.labels import cooccurrence_graph, label_mask
     from .models import create_model
     name = HEADS[args.head]
-    kw = _model_kwargs(args)
+    kw = model_kwargs_from_args(args)
     kw.setdefault("in_channels", 1)
     info: dict[str, Any] = {}
     if args.head in ("mlgcn", "label-attention", "grouped"):
@@ -403,7 +399,8 @@ def _train(args, dist_ctx) -> int:
         train_full, test, names, data_name = splits.train, splits.test, splits.class_names, splits.name
         fingerprint = _data_fingerprint(train_full)
         num_classes = splits.num_classes
-        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
+        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes,
+                             **model_kwargs_from_args(args))
         extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
                       "data_fingerprint": fingerprint})
         edge_w = args.edge_loss_weight or 0.0
@@ -424,7 +421,8 @@ def _train(args, dist_ctx) -> int:
         write_json({"command": "train", "args": vars(args), "versions": _versions(),
                     "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
                     "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
-                             "test": len(test), "fingerprint": extra.get("data_fingerprint") or _data_fingerprint(train_full),
+                             "test": len(test),
+                             "fingerprint": extra.get("data_fingerprint") or _data_fingerprint(train_full),
                              "skipped": extra_fails}}, out / "run.json")
     t0 = time.perf_counter()
     history = trainer.fit(train, val, resume=args.resume)
@@ -571,18 +569,6 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _one_line(e: BaseException) -> str:
-    """``e`` as one line naming the path or argument and the cause."""
-    if isinstance(e, GraphclsError):
-        text = str(e)
-    elif isinstance(e, OSError) and e.filename is not None:
-        text = f"{e.filename}: {e.strerror or type(e).__name__}"
-    else:
-        text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " ".join(lines)[:2000] or type(e).__name__
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
@@ -602,6 +588,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         known = isinstance(e, (GraphclsError, OSError, ValueError, TypeError, RuntimeError))
         where = "" if isinstance(e, GraphclsError) else f"{args.command}: "
-        print(f"graphcls: error: {where}{_one_line(e)}"
+        print(f"graphcls: error: {where}{one_line(e)}"
               + ("" if known else " (an internal error: rerun with --debug for the traceback)"), file=sys.stderr)
         return 2

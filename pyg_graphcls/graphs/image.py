@@ -17,8 +17,10 @@ its dtype:
   meaning.
 
 The inference is per image: a 16-bit picture whose values all stay below 256
-stored as int32 reads as 8-bit; give such data as uint16 (or ``bit_depth=16``). ``[C, H, W]`` is recognised when the first axis is 1-4 and the last is
-not; an ambiguous tiny image (e.g. 3x3x3) is read as ``[H, W, C]``.
+stored as int32 reads as 8-bit; give such data as uint16 (or ``bit_depth=16``).
+
+``[C, H, W]`` is recognised when the first axis is 1-4 and the last is not; an
+ambiguous tiny image (e.g. 3x3x3) is read as ``[H, W, C]``.
 """
 from __future__ import annotations
 
@@ -87,7 +89,8 @@ def integer_divisor(max_value: int, dtype: Any, bit_depth: Optional[int] = None,
             raise GraphclsError(f"bit_depth must be an integer in 1..32, got {bit_depth!r}")
         top = float(2 ** int(bit_depth) - 1)
         if max_value > top:
-            raise GraphclsError(f"{name} has values up to {max_value}, more than bit_depth={bit_depth} allows ({top:.0f})")
+            raise GraphclsError(f"{name} has values up to {max_value}, more than bit_depth={bit_depth} "
+                                f"allows ({top:.0f})")
         return top
     if is_u8:
         return 255.0

@@ -305,3 +305,29 @@ def test_fuzzed_arguments_never_a_traceback_never_a_changed_run(opts, flags, pat
         assert len(lines) == 1 and lines[0].startswith("graphcls: error:"), (argv, err)
         assert "internal error" not in lines[0], (argv, err)
         assert _snapshot(paths["run"]) == before, argv
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(data=st.one_of(st.binary(max_size=200), st.binary(max_size=120).map(lambda b: b"\x80\x02" + b),
+                      st.binary(max_size=120).map(lambda b: b"PK\x03\x04" + b)))
+def test_fuzzed_checkpoint_bytes_are_one_line(data, paths):
+    p = paths["base"] / "fuzz.pt"
+    p.write_bytes(data)
+    rc, out, err = _run(["evaluate", p])
+    assert rc == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphcls: error:"), err
+    if "could run code" in lines[0]:  # refused only as a pickle that names a global it would import
+        assert "naming" in lines[0] or "GLOBAL" in lines[0], lines[0]
+
+
+def test_the_real_command_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "PYG_GRAPHCLS_HOME": str(tmp_path), "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-m", "pyg_graphcls", "train", "--lr", "nan", "--out", str(tmp_path / "r")],
+                       cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "graphcls: error: --lr must be a finite number, got nan"
+    assert not (tmp_path / "r").exists()

@@ -144,6 +144,8 @@ def _validate_data_args(args: Any) -> None:
     if getattr(args, "features", None) is not None:
         from .graphs.superpixels import NODE_FEATURES
         _names_in(args.features, NODE_FEATURES, "--features")
+        if not args.features:
+            raise GraphclsError(f"--features needs at least one of {', '.join(NODE_FEATURES)}")
     if getattr(args, "edge_attr", None) is not None:
         from .graphs.edges import EDGE_FEATURES
         _names_in(args.edge_attr, EDGE_FEATURES, "--edge-attr")

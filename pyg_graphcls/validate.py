@@ -129,6 +129,17 @@ def _validate_dataset_spec(spec: Optional[str], option: str = "--dataset") -> No
         raise GraphclsError(f"{option} {kind}: needs a folder, e.g. {kind}:/data/images")
 
 
+def _validate_root(args: Any) -> None:
+    """The cache folder: ``--root`` (or ``convert --out``), else ``$PYG_GRAPHCLS_HOME`` / the default."""
+    root = getattr(args, "root", None)
+    if root is not None:
+        check_writable_dir(root, "--root")
+    elif getattr(args, "command", None) != "convert" or getattr(args, "out", None) is None:
+        home = os.environ.get("PYG_GRAPHCLS_HOME")
+        check_writable_dir(home if home is not None else Path.home() / ".cache" / "pyg_graphcls",
+                           "$PYG_GRAPHCLS_HOME" if home is not None else "the cache folder")
+
+
 def _validate_data_args(args: Any) -> None:
     _validate_dataset_spec(getattr(args, "dataset", None))
     _int_at_least(args, "n_segments", 2, " (one region is not a graph)")
@@ -154,9 +165,7 @@ def _validate_data_args(args: Any) -> None:
         allowed = _PATCH_EDGES if graph == "patches" else _SUPERPIXEL_EDGES
         if graph in ("superpixels", "patches") and edges not in allowed:
             raise GraphclsError(f"--edges {edges!r} is not one of {', '.join(allowed)} for --graph {graph}")
-    root = getattr(args, "root", None)
-    if root is not None:
-        check_writable_dir(root, "--root")
+    _validate_root(args)
 
 
 def _validate_device(args: Any) -> None:
@@ -229,8 +238,7 @@ def _validate_evaluate(args: Any) -> None:
     _validate_dataset_spec(getattr(args, "dataset", None))
     _int_at_least(args, "workers", 1)
     _validate_device(args)
-    if getattr(args, "root", None) is not None:
-        check_writable_dir(args.root, "--root")
+    _validate_root(args)
     if getattr(args, "out", None) is not None:
         check_writable_file(args.out, "--out")
 

@@ -69,7 +69,7 @@ def _conforms(value: Any, tp: Any) -> bool:
     if tp is type(None) or tp is None:
         return value is None
     if tp is bool:
-        return isinstance(value, (bool, numbers.Integral)) and not isinstance(value, float)
+        return isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1))
     if tp is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if tp is float:

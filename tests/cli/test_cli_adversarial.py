@@ -257,6 +257,14 @@ def test_strict_conversion_does_not_read_a_no_strict_cache(tmp_path, monkeypatch
     assert rc == 2 and "image 2 cannot be converted: image contains NaN or Inf values" in err
 
 
+def test_cache_home_that_is_a_file(paths, monkeypatch):
+    monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(paths["a_file"]))
+    before = _snapshot(paths["run"])
+    rc, out, err = _run(paths["train"] + ["--out", paths["run"]])
+    assert rc == 2 and err.strip() == f"graphcls: error: $PYG_GRAPHCLS_HOME {paths['a_file']} is an existing file, not a folder"
+    assert _snapshot(paths["run"]) == before
+
+
 def test_debug_shows_the_traceback(paths):
     with pytest.raises(GraphclsError, match="--lr must be a finite number"):
         main(["--debug", "train", "--lr", "nan"])

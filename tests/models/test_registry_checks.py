@@ -16,6 +16,7 @@ from pyg_graphcls.models.registry import check_model_kwargs
     ("gcn", {"dropout": 1.0}, "dropout must be in [0, 1)"),
     ("gcn", {"dropout": float("nan")}, "dropout must be finite"),
     ("gcn", {"readout": 3}, "readout must be str, got int 3"),
+    ("gcn", {"edge_weight": 3}, "edge_weight must be bool, got int 3"),
     ("gcn", {"nope": 1}, "does not take nope"),
     ("dirconv", {"pool_after": "x"}, "pool_after must be Sequence[int], got str 'x'"),
     ("dirconv", {"radii": [1.0, "a"]}, "radii must be Sequence[float]"),

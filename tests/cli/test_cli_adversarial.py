@@ -261,7 +261,8 @@ def test_cache_home_that_is_a_file(paths, monkeypatch):
     monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(paths["a_file"]))
     before = _snapshot(paths["run"])
     rc, out, err = _run(paths["train"] + ["--out", paths["run"]])
-    assert rc == 2 and err.strip() == f"graphcls: error: $PYG_GRAPHCLS_HOME {paths['a_file']} is an existing file, not a folder"
+    assert rc == 2
+    assert err.strip() == f"graphcls: error: $PYG_GRAPHCLS_HOME {paths['a_file']} is an existing file, not a folder"
     assert _snapshot(paths["run"]) == before
 
 

@@ -2,7 +2,7 @@
 
 :func:`resume_differences` compares the stored schedule, model config and the
 data recorded with the state (fingerprint of the converted graphs, data set,
-``limit``, graph kind and settings, task) with the current ones and returns one
+``limit``, graph kind and settings, task, multi-label canvas settings) with the current ones and returns one
 short phrase per difference. Keys missing on either side (states written by
 older versions) are not compared.
 """
@@ -14,7 +14,8 @@ from typing import Any, Optional
 __all__ = ["resume_differences", "DATA_KEYS"]
 
 DATA_KEYS = (("data_fingerprint", "data fingerprint"), ("dataset", "data set"), ("limit", "--limit"),
-             ("graph", "graph kind"), ("graph_kwargs", "graph settings"), ("task", "task"))
+             ("graph", "graph kind"), ("graph_kwargs", "graph settings"), ("task", "task"),
+             ("canvas", "canvas settings"))
 
 
 def _norm(v: Any) -> str:

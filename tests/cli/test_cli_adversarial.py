@@ -61,6 +61,8 @@ def world(tmp_path_factory):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(w["train"] + ["--out", str(run)]) == 0
     w["run"] = run
+    import shutil
+    w["other_run"] = shutil.copytree(run, base / "other_run")  # an earlier run no command here names
     yield w
     if old_home is None:
         os.environ.pop("PYG_GRAPHCLS_HOME", None)
@@ -309,10 +311,11 @@ def test_fuzzed_arguments_never_a_traceback_never_a_changed_run(opts, flags, pat
             val = "1"
         argv += [opt, val]
     argv += flags + ["--out", str(paths["run"])]
-    before = _snapshot(paths["run"])
+    before, other = _snapshot(paths["run"]), _snapshot(paths["other_run"])
     rc, out, err = _run(argv)
     assert "Traceback" not in err and "Traceback" not in out
     assert rc in (0, 2), (argv, rc, err)
+    assert _snapshot(paths["other_run"]) == other  # success or not, no other run is touched
     if rc == 2:
         lines = [ln for ln in err.strip().splitlines() if not ln.startswith("graphcls: warning:")]
         assert len(lines) == 1 and lines[0].startswith("graphcls: error:"), (argv, err)

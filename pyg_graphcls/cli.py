@@ -1,7 +1,10 @@
 """The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``show``, ``bench``.
 
 Every user-facing failure (bad argument, unreadable data, wrong checkpoint)
-ends with one line ``graphcls: error: ...`` and exit code 2.
+ends with one line ``graphcls: error: ...`` and exit code 2: arguments are
+checked at the entry (:mod:`pyg_graphcls.validate`) before any work, and any
+remaining error is turned into that line by :func:`main` (``--debug`` shows the
+traceback instead).
 
 Image folders (``folder:DIR``) skip and list the files they cannot use
 unless ``--strict``; array data sets (IDX, sample) fail on the first bad
@@ -19,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .errors import GraphclsError
+from .errors import GraphclsError, one_line
+from .validate import model_kwargs_from_args, validate_args
 
 __all__ = ["main", "build_parser", "graph_kwargs_from_args", "HEADS"]
 
@@ -101,8 +105,21 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
     return kw
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line ``graphcls: error: ...`` (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"graphcls: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show the Python traceback of an error instead of one line")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphcls", description="Image classification with graph neural networks.")
+    parser = _Parser(prog="graphcls", description="Image classification with graph neural networks.")
+    _add_debug(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a data set to graphs and cache them")
@@ -177,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="quick conversion and training throughput on the sample")
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=1)
+    for p in sub.choices.values():
+        _add_debug(p)
     return parser
 
 
@@ -197,6 +216,11 @@ def _print_failures(fails, file=None) -> None:
         print(f"  skipped image {idx}: {why}", file=file)
     if len(fails) > 20:
         print(f"  ... and {len(fails) - 20} more skipped", file=file)
+
+
+def _print_warnings(info: dict) -> None:
+    for w in info.get("warnings", []):
+        print(f"graphcls: warning: {w}", file=sys.stderr)
 
 
 def _convert_shards(args) -> int:
@@ -241,20 +265,10 @@ def cmd_convert(args) -> int:
           f"({'converted' if converted else 'cached'} in {dt:.1f}s"
           + (f", {n / dt:.0f} images/s" if converted and dt > 0 else "") + ")")
     _print_failures(fails)
+    _print_warnings(splits.info)
     for c in splits.info.get("cache", []):
         print(f"  cache: {c}")
     return 0
-
-
-def _model_kwargs(args) -> dict:
-    kw: dict[str, Any] = {}
-    for name, key in (("hidden", "hidden"), ("layers", "num_layers"), ("readout", "readout"), ("dropout", "dropout")):
-        v = getattr(args, name)
-        if v is not None:
-            kw[key] = v
-    from .train.config import key_values
-    kw.update(key_values(args.model_arg, "--model-arg"))
-    return kw
 
 
 def _versions() -> dict:
@@ -312,7 +326,7 @@ def _multilabel_model(args, train_targets, num_classes: int):
     from .graphs.labels import cooccurrence_graph, label_mask
     from .models import create_model
     name = HEADS[args.head]
-    kw = _model_kwargs(args)
+    kw = model_kwargs_from_args(args)
     kw.setdefault("in_channels", 1)
     info: dict[str, Any] = {}
     if args.head in ("mlgcn", "label-attention", "grouped"):
@@ -346,8 +360,6 @@ def _train(args, dist_ctx) -> int:
 
     main_rank = dist_ctx is None or dist_ctx.rank == 0
     out = Path(args.out)
-    if main_rank:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     extra_fails: list = []
     t_start = time.perf_counter()
@@ -397,12 +409,16 @@ def _train(args, dist_ctx) -> int:
             print(f"graphcls: skipped {len(fails)} image(s) that cannot be converted:", file=sys.stderr)
             _print_failures(fails, file=sys.stderr)
         extra_fails = [[int(i), str(r)] for i, r in fails]
+        if main_rank:
+            _print_warnings(splits.info)
         train_full, test, names, data_name = splits.full, splits.test, splits.class_names, splits.name
+        fingerprint = _data_fingerprint(train_full)
         num_classes = splits.num_classes
         torch.manual_seed(args.seed)
-        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
+        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes,
+                             **model_kwargs_from_args(args))
         extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
-                      "lazy": args.lazy, "image_size": args.image_size})
+                      "lazy": args.lazy, "image_size": args.image_size, "data_fingerprint": fingerprint})
         edge_w = args.edge_loss_weight or 0.0
         train, val = splits.train, splits.val
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
@@ -411,11 +427,18 @@ def _train(args, dist_ctx) -> int:
                       weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
                       eval_train_size=args.eval_train_size, checkpoint_extra=extra, distributed=dist_ctx)
+    if len(train) == 0:
+        raise GraphclsError(f"{data_name}: the training set is empty after the validation split "
+                            f"(--val-fraction {args.val_fraction} of {len(train_full)} graphs)")
+    if args.resume and (out / "last.pt").is_file():
+        trainer.check_resume(out / "last.pt")  # refuses, before any file is written, when the run differs
     if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
         write_json({"command": "train", "args": vars(args), "versions": _versions(),
                     "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
                     "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
-                             "test": len(test), "fingerprint": _data_fingerprint(train_full),
+                             "test": len(test),
+                             "fingerprint": extra.get("data_fingerprint") or _data_fingerprint(train_full),
                              "skipped": extra_fails}}, out / "run.json")
     t0 = time.perf_counter()
     history = trainer.fit(train, val, resume=args.resume)
@@ -569,21 +592,30 @@ def cmd_bench(args) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "train" and args.config:
-        from .train.config import argv_with_config
-        try:
-            args = parser.parse_args(argv_with_config(parser, sys.argv[1:] if argv is None else argv, args.config))
-        except GraphclsError as e:
-            print(f"graphcls: error: {e}", file=sys.stderr)
-            return 2
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "train" and args.config:
+            from .train.config import argv_with_config
+            try:
+                args = parser.parse_args(argv_with_config(parser, sys.argv[1:] if argv is None else argv, args.config))
+            except GraphclsError as e:
+                print(f"graphcls: error: {e}", file=sys.stderr)
+                return 2
+    except SystemExit as e:  # argparse: its one-line error (or --help) is already printed
+        return e.code if isinstance(e.code, int) else 2
     commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
                 "bench": cmd_bench}
     try:
+        validate_args(args)
         return commands[args.command](args)
-    except GraphclsError as e:
-        print(f"graphcls: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("graphcls: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if getattr(args, "debug", False):
+            raise
+        known = isinstance(e, (GraphclsError, OSError, ValueError, TypeError, RuntimeError))
+        where = "" if isinstance(e, GraphclsError) else f"{args.command}: "
+        print(f"graphcls: error: {where}{one_line(e)}"
+              + ("" if known else " (an internal error: rerun with --debug for the traceback)"), file=sys.stderr)
+        return 2

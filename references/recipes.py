@@ -76,8 +76,8 @@ def graph_kwargs(args: argparse.Namespace) -> dict:
 
 def model_kwargs(args: argparse.Namespace) -> dict:
     """The model's arguments of parsed options (``--hidden`` ..., ``--model-arg``)."""
-    from pyg_graphcls.cli import _model_kwargs
-    return _model_kwargs(args)
+    from pyg_graphcls.validate import model_kwargs_from_args
+    return model_kwargs_from_args(args)
 
 
 def augment_kwargs(args: argparse.Namespace) -> dict:

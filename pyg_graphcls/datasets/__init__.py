@@ -30,7 +30,7 @@ from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
            "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
-           "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images"]
+           "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images", "class_warnings"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]
@@ -97,13 +97,19 @@ def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
                 raise GraphclsError("idx: needs a folder, e.g. --dataset idx:/data/mnist")
             d, names = Path(arg), None
         tri, trl, tei, tel = load_idx_dir(d)
+        for split, lab in (("training", trl), ("test", tel)):
+            if len(lab) == 0:
+                raise GraphclsError(f"{d}: the {split} IDX files hold 0 images")
         if names is None:
-            names = [str(i) for i in range(int(max(trl.max(), tel.max())) + 1)]
+            names = _idx_class_names(d, trl, tel)
         name = kind if kind != "idx" else f"idx-{Path(arg).resolve().name}"
     elif kind == "folder":
         if not arg:
             raise GraphclsError("folder: needs a folder, e.g. --dataset folder:/data/photos")
         paths, labels, names = scan_image_folder(arg)
+        if len(paths) < 2:
+            raise GraphclsError(f"{arg}: {len(paths)} image file: a folder data set needs at least 2 "
+                                f"(20 % are held out as the test split)")
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(paths))
         n_test = max(1, int(round(0.2 * len(paths)))) if len(paths) > 1 else 0
@@ -118,6 +124,58 @@ def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
     if limit is not None:
         tri, trl = tri[:limit], trl[:limit]
     return tri, trl, tei, tel, list(names), name
+
+
+def _idx_class_names(d: Path, trl: np.ndarray, tel: np.ndarray) -> list[str]:
+    """Class names ``0..C-1`` of an IDX set, which declares no class count: C is one more than the
+    largest label. A label far outside the others (its classes skip more ids than they use, such
+    as a stray 200 among ten classes, which would make a 201-class model) is an error; a few ids
+    without an image are reported by :func:`class_warnings`."""
+    labels = np.concatenate([trl, tel])
+    present = np.unique(labels)
+    top = int(present.max())
+    missing = np.setdiff1d(np.arange(top + 1), present)
+    if missing.size > present.size > 1:
+        below = present[present < top]
+        where = "train" if (trl == top).any() else "test"
+        at = int(np.flatnonzero((trl if where == "train" else tel) == top)[0])
+        raise GraphclsError(
+            f"{d}: label {top} ({where} image {at}) is outside the classes of the other images "
+            f"(0..{int(below.max())}): no image has labels {_ranges(missing)}; IDX labels must be 0..C-1")
+    return [str(i) for i in range(top + 1)]
+
+
+def _ranges(values: np.ndarray) -> str:
+    """``[3, 4, 5, 9]`` → ``"3..5, 9"``."""
+    out, start, prev = [], None, None
+    for v in (int(x) for x in values):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}..{prev}" if prev > start else str(start))
+            start = prev = v
+    out.append(f"{start}..{prev}" if prev > start else str(start))
+    return ", ".join(out[:5]) + (", ..." if len(out) > 5 else "")
+
+
+def class_warnings(train_labels: Any, test_labels: Any, class_names: list, name: str) -> list[str]:
+    """Explicit warnings about classes across splits: a test class the training set lacks (the
+    model can never predict it), a declared class no image has."""
+    tr = set(np.asarray(train_labels, dtype=np.int64).reshape(-1).tolist())
+    te = set(np.asarray(test_labels, dtype=np.int64).reshape(-1).tolist())
+    out = []
+    none = sorted(set(range(len(class_names))) - tr - te)
+    if none:
+        out.append(f"{name}: {len(none)} of {len(class_names)} classes have no image in either split "
+                   f"({_ranges(np.asarray(none))}): the model has an output for each")
+    lack = sorted(te - tr)
+    if lack:
+        shown = ", ".join(str(class_names[i]) if i < len(class_names) else str(i) for i in lack[:10])
+        out.append(f"{name}: the test split has {len(lack)} class(es) the training set lacks ({shown}"
+                   f"{', ...' if len(lack) > 10 else ''}): the model cannot learn them")
+    return out
 
 
 def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
@@ -141,5 +199,6 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
     train = ImageGraphDataset(root, tri, trl, name=f"{name}-train", **common)
     test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
     info = {"train_failures": train.failures, "test_failures": test.failures,
-            "cache": [str(train.cache_path), str(test.cache_path)]}
+            "cache": [str(train.cache_path), str(test.cache_path)],
+            "warnings": class_warnings(trl, tel, names, name)}
     return DatasetSplits(train, test, len(names), int(train.num_node_features), names, name, info)

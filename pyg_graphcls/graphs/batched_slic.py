@@ -36,6 +36,7 @@ from torch import Tensor
 
 from ..errors import GraphclsError
 from . import _compiled
+from .image import integer_divisor
 
 __all__ = ["batched_slic", "rgb_to_lab", "as_image_batch", "default_compactness", "prepare_images"]
 
@@ -64,8 +65,14 @@ def as_image_batch(images: Any) -> Tensor:
         raise GraphclsError(f"images must be a non-empty [B, H, W] or [B, H, W, C] batch, got shape {tuple(t.shape)}")
     if t.dtype == torch.uint8:
         return t.float() / 255.0
-    if t.dtype in (torch.int16, torch.int32, torch.int64) or str(t.dtype) == "torch.uint16":
-        return t.float() / 65535.0
+    if t.dtype == torch.bool:
+        return t.float()
+    if not t.is_floating_point() and not t.is_complex():  # as_image's rule, image by image
+        if t.min() < 0:
+            raise GraphclsError(f"images have negative integer values (min {int(t.min())})")
+        tops = t.reshape(t.size(0), -1).amax(1).tolist()
+        div = torch.tensor([integer_divisor(int(m), t.dtype, name=f"image {i}") for i, m in enumerate(tops)])
+        return t.float() / div.view(-1, 1, 1, 1)
     if not t.is_floating_point():
         raise GraphclsError(f"images: unsupported dtype {t.dtype}")
     t = t.float()

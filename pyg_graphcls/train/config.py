@@ -146,11 +146,11 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     parsed as JSON when they can be, and a later key wins."""
     kw: dict[str, Any] = {}
     for item in items:
-        if "=" not in item:
+        if "=" not in item or not item.split("=", 1)[0].strip():
             raise GraphclsError(f"{option} needs KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         try:
-            kw[k] = json.loads(v)
+            kw[k.strip()] = json.loads(v)
         except json.JSONDecodeError:
-            kw[k] = v
+            kw[k.strip()] = v
     return kw

@@ -119,6 +119,19 @@ def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
     return tri, trl, tei, tel, list(names), name
 
 
+def _input_spec(images: Any) -> dict:
+    """What a model trained on ``images`` saw: their channel count and, for arrays of one size, ``[H, W]``."""
+    from ..graphs.image import image_channels
+
+    if isinstance(images, np.ndarray) and images.ndim >= 3 and len(images):
+        return {"size": [int(images.shape[1]), int(images.shape[2])], "channels": image_channels(images[0])}
+    first = next(iter(images), None) if not isinstance(images, np.ndarray) else None
+    if isinstance(first, (str, os.PathLike)):
+        from .folder import image_file_channels
+        return {"size": None, "channels": image_file_channels(first)}
+    return {"size": None, "channels": image_channels(first) if first is not None else None}
+
+
 def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
                  root: Optional[str | os.PathLike] = None, workers: Optional[int] = None,
                  progress: bool = True, strict: bool = True, seed: int = 0,
@@ -140,5 +153,5 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
     train = ImageGraphDataset(root, tri, trl, name=f"{name}-train", **common)
     test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
     info = {"train_failures": train.failures, "test_failures": test.failures,
-            "cache": [str(train.cache_path), str(test.cache_path)]}
+            "cache": [str(train.cache_path), str(test.cache_path)], "input": _input_spec(tri)}
     return DatasetSplits(train, test, len(names), int(train.num_node_features), names, name, info)

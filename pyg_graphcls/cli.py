@@ -36,7 +36,8 @@ def _csv(text: str) -> list[str]:
 def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels") -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="sample",
-                   help="sample (default), fashion-mnist, mnist-superpixels, idx:DIR, folder:DIR"
+                   help="sample (default), fashion-mnist, mnist-superpixels, gnn-benchmark:MNIST|CIFAR10, idx:DIR, "
+                        "folder:DIR"
                         " (and canvas[:SRC] for --task multilabel)")
     g.add_argument("--graph", default=graph_default, choices=["superpixels", "grid", "patches"])
     g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
@@ -415,7 +416,10 @@ def _train(args, dist_ctx) -> int:
         extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
                       "input": splits.info.get("input")})
         edge_w = args.edge_loss_weight or 0.0
-        train, val = split_dataset(train_full, args.val_fraction, args.seed)
+        if splits.val is not None:  # the data set's own validation split
+            train, val = train_full, splits.val
+        else:
+            train, val = split_dataset(train_full, args.val_fraction, args.seed)
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
     trainer = Trainer(model, task=args.task, device=device, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr if args.lr is not None else (1e-2 if args.task == "single" else 1e-3),

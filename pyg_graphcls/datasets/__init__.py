@@ -9,6 +9,9 @@
 - ``folder:DIR``: one sub-folder of images per class (20 % held out as test,
   seeded).
 - ``mnist-superpixels``: PyG's MNISTSuperpixels under ``root``.
+- ``gnn-benchmark:MNIST`` / ``gnn-benchmark:CIFAR10``: PyG's GNNBenchmarkDataset
+  superpixel sets under ``root/gnn-benchmark`` with their standard
+  train/val/test splits.
 """
 from __future__ import annotations
 
@@ -24,16 +27,18 @@ from ..errors import GraphclsError
 from .folder import read_image, scan_image_folder
 from .graph_dataset import ImageGraphDataset, convert_images, default_root
 from .idx import load_idx_dir, read_idx, write_idx
+from .gnn_benchmark import MatchBenchmarkLayout, load_gnn_benchmark
 from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
-           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
            "DATASET_SPECS"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]
-DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "idx:DIR", "folder:DIR")
+DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark:MNIST", "gnn-benchmark:CIFAR10",
+                 "idx:DIR", "folder:DIR")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -47,6 +52,8 @@ class DatasetSplits:
     class_names: list = field(default_factory=list)
     name: str = ""
     info: dict = field(default_factory=dict)
+    #: a standard validation split when the data set defines one (else the trainer splits ``train``)
+    val: Any = None
 
 
 def sample_dir() -> Path:
@@ -138,7 +145,7 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
                  limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
     """Resolve ``spec`` and return converted, cached train/test graph datasets."""
     root = Path(root) if root is not None else default_root()
-    kind, _ = _split_name(spec)
+    kind, arg = _split_name(spec)
     if kind == "mnist-superpixels":
         if graph != "superpixels":
             raise GraphclsError("mnist-superpixels holds superpixel graphs only: use --graph superpixels")
@@ -147,6 +154,14 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
             train = train[:limit]
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), [str(i) for i in range(10)],
                              "mnist-superpixels")
+    if kind == "gnn-benchmark":
+        if graph != "superpixels":
+            raise GraphclsError("gnn-benchmark sets hold superpixel graphs only: use --graph superpixels")
+        train, val, test = load_gnn_benchmark(root / "gnn-benchmark", arg or "")
+        if limit is not None:
+            train = train[:limit]
+        names = [str(i) for i in range(10)]
+        return DatasetSplits(train, test, 10, int(train[0].x.size(1)), names, f"gnn-benchmark-{arg}", val=val)
     tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
     common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
                   progress=progress, strict=strict, force=force)

@@ -57,15 +57,15 @@ class DatasetSplits:
 
 
 def sample_dir() -> Path:
-    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the repository's ``datasets/``."""
+    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the copy shipped inside the package."""
+    from importlib import resources
+
     env = os.environ.get("PYG_GRAPHCLS_SAMPLE_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "datasets" / "fashion-mnist-sample")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise GraphclsError("the bundled sample (datasets/fashion-mnist-sample) is not found; run from a "
-                        "clone of the repository or set PYG_GRAPHCLS_SAMPLE_DIR")
+    d = Path(env) if env else Path(str(resources.files(__package__) / "sample" / "fashion-mnist"))
+    if not d.is_dir():
+        raise GraphclsError(f"the bundled sample is not found at {d}" + (" ($PYG_GRAPHCLS_SAMPLE_DIR)" if env else
+                            ": the package was installed without its data; reinstall pyg_graphcls"))
+    return d
 
 
 def _fashion_mnist_dir() -> Path:

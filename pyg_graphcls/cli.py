@@ -1,4 +1,4 @@
-"""The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``show``, ``bench``.
+"""The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``predict``, ``explain``, ``show``, ``bench``.
 
 Every user-facing failure (bad argument, unreadable data, wrong checkpoint)
 ends with one line ``graphcls: error: ...`` and exit code 2: arguments are
@@ -40,7 +40,8 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
                    graphs: Sequence[str] = ("superpixels", "grid", "patches")) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="sample",
-                   help="sample (default), fashion-mnist, mnist-superpixels, idx:DIR, folder:DIR"
+                   help="sample (default), fashion-mnist, mnist-superpixels, gnn-benchmark:MNIST|CIFAR10, idx:DIR, "
+                        "folder:DIR"
                         " (and canvas[:SRC] for --task multilabel)")
     g.add_argument("--graph", default=graph_default, choices=list(graphs),
                    help="graph kind" + ("; image: no graph, the raw pixels [C,H,W] for image models (cnn)"
@@ -118,8 +119,11 @@ def _add_debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .cli_use import add_parsers as add_use_parsers
     parser = _Parser(prog="graphcls", description="Image classification with graph neural networks.")
     _add_debug(parser, default=False)
+    parser.add_argument("--version", action="version", version=f"graphcls {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a data set to graphs and cache them")
@@ -130,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convert only shard I of N (0-based); the shard that completes the set merges it")
     p.add_argument("--merge", action="store_true",
                    help="merge the shards converted so far into the cache (fails if any is missing)")
+    p.add_argument("--export", default=None, choices=["graphml", "json", "npz"],
+                   help="also write the graphs beside the cache: graphml (one file per graph in <cache>.graphml/), "
+                        "json (<cache>.json/graphs.json, node-link) or npz (<cache>.npz, collated)")
 
     p = sub.add_parser("train", help="train and evaluate a model; writes a run folder")
     p.add_argument("--config", default=None, metavar="FILE",
@@ -184,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--out", default=None, help="metrics JSON (default: next to the checkpoint)")
     p.add_argument("--quiet", action="store_true")
+
+    add_use_parsers(sub)
 
     p = sub.add_parser("show", help="draw one graph to a PNG")
     _add_data_args(p)
@@ -268,7 +277,19 @@ def cmd_convert(args) -> int:
     _print_warnings(splits.info)
     for c in splits.info.get("cache", []):
         print(f"  cache: {c}")
+    if args.export:
+        _export(splits, args.export)
     return 0
+
+
+def _export(splits, fmt: str) -> None:
+    from .viz import export_graphs
+    names = splits.info.get("feature_names")
+    for ds, cache in zip((splits.train, splits.test), splits.info.get("cache", [])):
+        target = Path(cache).with_suffix("." + fmt)
+        files = export_graphs((ds[i] for i in range(len(ds))), target, fmt, feature_names=names)
+        where = files[0] if len(files) == 1 else target
+        print(f"  export: {len(ds)} graphs as {fmt} -> {where}")
 
 
 def _versions() -> dict:
@@ -418,7 +439,8 @@ def _train(args, dist_ctx) -> int:
         model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes,
                              **model_kwargs_from_args(args))
         extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
-                      "lazy": args.lazy, "image_size": args.image_size, "data_fingerprint": fingerprint})
+                      "lazy": args.lazy, "image_size": args.image_size, "data_fingerprint": fingerprint,
+                      "input": splits.info.get("input")})
         edge_w = args.edge_loss_weight or 0.0
         train, val = splits.train, splits.val
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
@@ -603,8 +625,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return 2
     except SystemExit as e:  # argparse: its one-line error (or --help) is already printed
         return e.code if isinstance(e.code, int) else 2
+    from .cli_use import cmd_explain, cmd_predict
     commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
-                "bench": cmd_bench}
+                "bench": cmd_bench, "predict": cmd_predict, "explain": cmd_explain}
     try:
         validate_args(args)
         return commands[args.command](args)

@@ -9,7 +9,6 @@ fails on its arguments changes no file. Every failure is a
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -20,7 +19,7 @@ from .errors import GraphclsError
 __all__ = ["validate_args", "parse_model_args", "model_kwargs_from_args", "check_writable_dir", "check_writable_file",
            "DATASET_KINDS"]
 
-DATASET_KINDS = ("sample", "fashion-mnist", "mnist-superpixels", "idx", "folder", "canvas")
+DATASET_KINDS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark", "idx", "folder", "canvas")
 _SUPERPIXEL_EDGES = ("knn", "rag", "none")
 _PATCH_EDGES = ("grid", "knn", "none")
 _SEED_MAX = 2 ** 32
@@ -116,9 +115,11 @@ def _validate_dataset_spec(spec: Optional[str], option: str = "--dataset") -> No
     kind, _, arg = spec.partition(":")
     if kind not in DATASET_KINDS:
         raise GraphclsError(f"unknown dataset {spec!r}; use one of sample, fashion-mnist, mnist-superpixels, "
-                            f"idx:DIR, folder:DIR, canvas[:SRC]")
+                            f"gnn-benchmark:MNIST|CIFAR10, idx:DIR, folder:DIR, canvas[:SRC]")
     if kind in ("idx", "folder") and not arg:
         raise GraphclsError(f"{option} {kind}: needs a folder, e.g. {kind}:/data/images")
+    if kind == "gnn-benchmark" and arg not in ("MNIST", "CIFAR10"):
+        raise GraphclsError(f"{option} {spec}: the superpixel sets are gnn-benchmark:MNIST and gnn-benchmark:CIFAR10")
 
 
 def _validate_root(args: Any) -> None:
@@ -254,9 +255,28 @@ def _validate_bench(args: Any) -> None:
     _int_at_least(args, "epochs", 1)
 
 
+def _validate_use(args: Any) -> None:
+    """``predict`` / ``explain``: a checkpoint (or ``--pretrained``) and images."""
+    _validate_device(args)
+    if getattr(args, "command", None) == "predict":
+        _int_at_least(args, "top_k", 1)
+        if args.out is not None:
+            if Path(args.out).suffix.lower() not in (".json", ".csv"):
+                raise GraphclsError(f"--out must end in .json or .csv, got {args.out}")
+            check_writable_file(args.out, "--out")
+        if args.show is not None:
+            check_writable_dir(args.show, "--show")
+    else:
+        _int_at_least(args, "epochs", 1)
+        if args.target is not None and args.target < 0:
+            raise GraphclsError(f"--target must be a class index >= 0, got {args.target}")
+        check_writable_file(args.output, "-o/--output")
+
+
 def validate_args(args: Any) -> None:
     """Check every argument of the parsed ``graphcls`` command line; raise :class:`GraphclsError`."""
     check = {"convert": _validate_convert, "train": _validate_train, "evaluate": _validate_evaluate,
-             "show": _validate_show, "bench": _validate_bench}.get(getattr(args, "command", None))
+             "show": _validate_show, "bench": _validate_bench, "predict": _validate_use,
+             "explain": _validate_use}.get(getattr(args, "command", None))
     if check is not None:
         check(args)

@@ -9,6 +9,9 @@
 - ``folder:DIR``: one sub-folder of images per class (20 % held out as test,
   seeded).
 - ``mnist-superpixels``: PyG's MNISTSuperpixels under ``root``.
+- ``gnn-benchmark:MNIST`` / ``gnn-benchmark:CIFAR10``: PyG's GNNBenchmarkDataset
+  superpixel sets under ``root/gnn-benchmark`` with their standard
+  train/val/test splits.
 """
 from __future__ import annotations
 
@@ -25,16 +28,18 @@ from .folder import read_image, scan_image_folder
 from .graph_dataset import ImageGraphDataset, convert_images, default_root
 from .idx import load_idx_dir, read_idx, write_idx
 from .lazy import ImageTensorDataset, LazyGraphDataset, shrink_images
+from .gnn_benchmark import MatchBenchmarkLayout, load_gnn_benchmark
 from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
-           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
            "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images", "class_warnings"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]
-DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "idx:DIR", "folder:DIR")
+DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark:MNIST", "gnn-benchmark:CIFAR10",
+                 "idx:DIR", "folder:DIR")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -48,18 +53,20 @@ class DatasetSplits:
     class_names: list = field(default_factory=list)
     name: str = ""
     info: dict = field(default_factory=dict)
+    #: a standard validation split when the data set defines one (else the trainer splits ``train``)
+    val: Any = None
 
 
 def sample_dir() -> Path:
-    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the repository's ``datasets/``."""
+    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the copy shipped inside the package."""
+    from importlib import resources
+
     env = os.environ.get("PYG_GRAPHCLS_SAMPLE_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "datasets" / "fashion-mnist-sample")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise GraphclsError("the bundled sample (datasets/fashion-mnist-sample) is not found; run from a "
-                        "clone of the repository or set PYG_GRAPHCLS_SAMPLE_DIR")
+    d = Path(env) if env else Path(str(resources.files(__package__) / "sample" / "fashion-mnist"))
+    if not d.is_dir():
+        raise GraphclsError(f"the bundled sample is not found at {d}" + (" ($PYG_GRAPHCLS_SAMPLE_DIR)" if env else
+                            ": the package was installed without its data; reinstall pyg_graphcls"))
+    return d
 
 
 def _fashion_mnist_dir() -> Path:
@@ -178,13 +185,26 @@ def class_warnings(train_labels: Any, test_labels: Any, class_names: list, name:
     return out
 
 
+def _input_spec(images: Any) -> dict:
+    """What a model trained on ``images`` saw: their channel count and, for arrays of one size, ``[H, W]``."""
+    from ..graphs.image import image_channels
+
+    if isinstance(images, np.ndarray) and images.ndim >= 3 and len(images):
+        return {"size": [int(images.shape[1]), int(images.shape[2])], "channels": image_channels(images[0])}
+    first = next(iter(images), None) if not isinstance(images, np.ndarray) else None
+    if isinstance(first, (str, os.PathLike)):
+        from .folder import image_file_channels
+        return {"size": None, "channels": image_file_channels(first)}
+    return {"size": None, "channels": image_channels(first) if first is not None else None}
+
+
 def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
                  root: Optional[str | os.PathLike] = None, workers: Optional[int] = None,
                  progress: bool = True, strict: bool = True, seed: int = 0,
                  limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
     """Resolve ``spec`` and return converted, cached train/test graph datasets."""
     root = Path(root) if root is not None else default_root()
-    kind, _ = _split_name(spec)
+    kind, arg = _split_name(spec)
     if kind == "mnist-superpixels":
         if graph != "superpixels":
             raise GraphclsError("mnist-superpixels holds superpixel graphs only: use --graph superpixels")
@@ -193,6 +213,14 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
             train = train[:limit]
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), [str(i) for i in range(10)],
                              "mnist-superpixels")
+    if kind == "gnn-benchmark":
+        if graph != "superpixels":
+            raise GraphclsError("gnn-benchmark sets hold superpixel graphs only: use --graph superpixels")
+        train, val, test = load_gnn_benchmark(root / "gnn-benchmark", arg or "")
+        if limit is not None:
+            train = train[:limit]
+        names = [str(i) for i in range(10)]
+        return DatasetSplits(train, test, 10, int(train[0].x.size(1)), names, f"gnn-benchmark-{arg}", val=val)
     tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
     common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
                   progress=progress, strict=strict, force=force)
@@ -200,5 +228,5 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
     test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
     info = {"train_failures": train.failures, "test_failures": test.failures,
             "cache": [str(train.cache_path), str(test.cache_path)],
-            "warnings": class_warnings(trl, tel, names, name)}
+            "warnings": class_warnings(trl, tel, names, name), "input": _input_spec(tri)}
     return DatasetSplits(train, test, len(names), int(train.num_node_features), names, name, info)

@@ -132,6 +132,7 @@ def training_data(dataset: str = "sample", graph: str = "superpixels", graph_kwa
         raise GraphclsError("lazy applies to graphs: graph 'image' reads the images as they are")
     if train_size is not None and train_size < 2:
         raise GraphclsError(f"train_size must be >= 2, got {train_size}")
+    train = val = None
     if graph == "image" or lazy:
         if dataset.startswith("mnist-superpixels"):
             raise GraphclsError("mnist-superpixels holds graphs, not images: it has no image or lazy form")
@@ -153,7 +154,10 @@ def training_data(dataset: str = "sample", graph: str = "superpixels", graph_kwa
         num_features, num_classes, names, name = (splits.num_features, splits.num_classes, splits.class_names,
                                                   splits.name)
         info = splits.info
-    train, val = split_dataset(full, val_fraction, split_seed)
+        if splits.val is not None:  # the data set's own validation split (GNNBenchmarkDataset)
+            train, val = full, splits.val
+    if val is None or train is None:
+        train, val = split_dataset(full, val_fraction, split_seed)
     if augment:
         train.transform = _graph_augment(graph, gkw, num_features, dataset, full.get(0), augment)
     return TrainingData(train, val, test, full, num_features, num_classes, list(names), name, info)

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import print_md_table
-from pyg_graphcls.graphs.fast_slic import storage_to_list, superpixel_graphs
+from pyg_graphcls.graphs.storage import storage_to_list
+from pyg_graphcls.graphs.superpixels import superpixel_graphs
 from pyg_graphcls.models import create_model
 from pyg_graphcls.train.fast import PackedGraphs
 

@@ -59,7 +59,7 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
                         "region's pixel nearest its centroid, always inside the region")
     g.add_argument("--features", type=_csv, default=None,
                    help="superpixels: node features, comma list of mean,std,centroid,area,bbox,moments,gradient,"
-                        "quadrants,occupancy")
+                        "occupancy")
     g.add_argument("--edges", default=None, help="superpixels: knn|rag|none; patches: grid|knn|none")
     g.add_argument("--k", type=int, default=None, help="neighbours for knn edges (8)")
     g.add_argument("--edge-attr", type=_csv, default=None,

@@ -132,7 +132,7 @@ class Predictor:
         image that failed, ``failures`` lists ``(index, reason)``."""
         from .datasets.graph_dataset import convert_images
         from .graphs import build_graph
-        from .graphs.fast_slic import storage_to_list
+        from .graphs.storage import storage_to_list
 
         names = list(names) if names is not None else [str(i) for i in range(len(images))]
         prepared, failures, keep = [], [], []

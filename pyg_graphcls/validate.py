@@ -146,7 +146,7 @@ def _validate_data_args(args: Any) -> None:
         raise GraphclsError(f"--seed must be in [0, 2**32), got {seed}")
     graph = getattr(args, "graph", None)
     if getattr(args, "features", None) is not None:
-        from .graphs.superpixels import NODE_FEATURES
+        from .graphs.features import NODE_FEATURES
         _names_in(args.features, NODE_FEATURES, "--features")
         if not args.features:
             raise GraphclsError(f"--features needs at least one of {', '.join(NODE_FEATURES)}")

@@ -42,7 +42,7 @@ import torch
 
 from pyg_graphcls.datasets import default_root, load_images
 from pyg_graphcls.datasets.idx import write_idx
-from pyg_graphcls.graphs.fast_slic import batched_slic
+from pyg_graphcls.graphs.batched_slic import batched_slic
 from pyg_graphcls.graphs.merge import connected_pieces
 
 MODES = ("exact", "voronoi", "graph")

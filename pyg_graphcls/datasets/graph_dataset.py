@@ -39,14 +39,14 @@ from torch_geometric.data.collate import collate
 
 from ..errors import GraphclsError, UnsafeFileError
 from ..graphs import GRAPH_KINDS, build_graph
-from ..graphs.fast_slic import merge_storage
+from ..graphs.storage import merge_storage
 from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
 
 __all__ = ["ImageGraphDataset", "convert_images", "convert_shard", "cache_key", "default_root", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: graphs carry image_size [1, 2]
 _CHUNK = 256
 
 
@@ -145,7 +145,7 @@ def _convert_chunk(args):
 def _convert_chunk_batched(kwargs, items, labels, start, channels):
     """``method="fast"``: one batched call for a chunk of same-size images; ``None`` (convert
     image by image, with per-image error reports) when sizes differ or an image fails to load."""
-    from ..graphs.fast_slic import superpixel_graphs
+    from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image
 
     try:

@@ -57,7 +57,7 @@ def augment_feature_names(graph: str, graph_kwargs: dict, num_features: int, dat
         dataset (str): the data set spec (``mnist-superpixels`` graphs carry
             intensity + centroid).
     """
-    from ..graphs.superpixels import feature_names
+    from ..graphs.features import feature_names
     if dataset.startswith("mnist-superpixels"):
         return ["mean_0", "centroid_x", "centroid_y"]
     if graph == "grid":

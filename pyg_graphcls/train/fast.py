@@ -61,7 +61,7 @@ class PackedGraphs:
     Args:
         dataset: an ``InMemoryDataset`` (e.g. :class:`~pyg_graphcls.datasets.ImageGraphDataset`
             or a slice of one), a list of ``Data``, or ``(data_dict, slices)``
-            storage as returned by :func:`~pyg_graphcls.graphs.fast_slic.superpixel_graphs`.
+            storage as returned by :func:`~pyg_graphcls.graphs.superpixels.superpixel_graphs`.
         edge_weight_column (int, optional): use ``edge_attr[:, column]`` as GCN
             edge weights (the ``gcn`` model's ``edge_weight=True``); default none.
         max_nodes (int, optional): pad to this many nodes (default: the largest graph).

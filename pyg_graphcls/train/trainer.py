@@ -232,7 +232,7 @@ class Trainer:
             loss = F.binary_cross_entropy_with_logits(out.float(), y)
         eloss = None
         if edge_logits is not None and self.edge_loss_weight > 0:
-            from ..graphs.batch import edge_loss, label2edge
+            from ..graphs.sample_graph import edge_loss, label2edge
             eloss = edge_loss(edge_logits.float(), label2edge(y))
             loss = loss + self.edge_loss_weight * eloss
         return out, y, loss, eloss

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.graphs.superpixels import feature_names
+from pyg_graphcls.graphs.features import feature_names
 from pyg_graphcls.models import create_model
 from references.recipes import (config_path, graph_kwargs, model_kwargs, names, override_argv, recipe_args,
                                 recipe_data, run)

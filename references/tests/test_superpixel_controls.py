@@ -5,7 +5,7 @@ import torch
 
 from references.superpixel_controls import paint
 from pyg_graphcls.datasets import load_idx_dir, sample_dir
-from pyg_graphcls.graphs.fast_slic import batched_slic
+from pyg_graphcls.graphs.batched_slic import batched_slic
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import torch
 
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.graphs import patch_graph, pixel_grid_graph, superpixel_graph
-from pyg_graphcls.graphs.fast_slic import as_image_batch
+from pyg_graphcls.graphs.batched_slic import as_image_batch
 from pyg_graphcls.graphs.image import as_image, integer_divisor
 
 BUILDERS = {"superpixels": lambda im: superpixel_graph(im, n_segments=25), "grid": pixel_grid_graph,

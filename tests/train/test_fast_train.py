@@ -5,7 +5,8 @@ from torch_geometric.data import Batch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import to_dense_adj
 
-from pyg_graphcls.graphs.fast_slic import storage_to_list, superpixel_graphs
+from pyg_graphcls.graphs.storage import storage_to_list
+from pyg_graphcls.graphs.superpixels import superpixel_graphs
 from pyg_graphcls.models import create_model
 from pyg_graphcls.train import Trainer
 from pyg_graphcls.train.fast import PackedGraphs

@@ -74,10 +74,16 @@ def graph_kwargs(args: argparse.Namespace) -> dict:
     return graph_kwargs_from_args(args)
 
 
-def model_kwargs(args: argparse.Namespace) -> dict:
-    """The model's arguments of parsed options (``--hidden`` ..., ``--model-arg``)."""
+def model_kwargs(args: argparse.Namespace, num_features: Optional[int] = None) -> dict:
+    """The model's arguments of parsed options (``--hidden`` ..., ``--model-arg``); with ``num_features``
+    also the feature groups (``columns``) for models that read them, as ``graphcls train`` passes them."""
+    from pyg_graphcls.models import model_arguments
+    from pyg_graphcls.train.data import x_columns
     from pyg_graphcls.validate import model_kwargs_from_args
-    return model_kwargs_from_args(args)
+    kw = model_kwargs_from_args(args)
+    if num_features is not None and "columns" in model_arguments(args.model) and "columns" not in kw:
+        kw["columns"] = x_columns(args.graph, graph_kwargs(args), num_features, args.dataset)
+    return kw
 
 
 def augment_kwargs(args: argparse.Namespace) -> dict:

@@ -27,7 +27,7 @@ from typing import Any, Optional
 from ..errors import GraphclsError
 from .trainer import split_dataset, split_indices
 
-__all__ = ["TrainingData", "training_data", "augment_feature_names"]
+__all__ = ["TrainingData", "training_data", "x_feature_names"]
 
 #: ``graph`` values of :func:`training_data`
 TRAIN_GRAPHS = ("superpixels", "grid", "patches", "image")
@@ -47,8 +47,9 @@ class TrainingData:
     info: dict = field(default_factory=dict)
 
 
-def augment_feature_names(graph: str, graph_kwargs: dict, num_features: int, dataset: str = "") -> Optional[list]:
-    """Column names of ``x`` for :class:`~pyg_graphcls.graphs.augment.GraphAugment` (``None`` when unknown).
+def x_feature_names(graph: str, graph_kwargs: dict, num_features: int, dataset: str = "") -> Optional[list]:
+    """Column names of ``x`` (``None`` when unknown): what :class:`~pyg_graphcls.graphs.augment.GraphAugment`
+    moves, what exports name, and the groups :func:`x_columns` gives models.
 
     Args:
         graph (str): ``superpixels`` or ``grid``.
@@ -73,6 +74,27 @@ def augment_feature_names(graph: str, graph_kwargs: dict, num_features: int, dat
     return None
 
 
+def x_columns(graph: str, graph_kwargs: dict, num_features: int, dataset: str = "") -> Optional[dict]:
+    """Feature group → ``[start, stop)`` columns of ``x`` (``{"mean": [0, 1], "bbox": [5, 9], ...}``),
+    the ``columns`` argument of models that read feature groups by name; ``None`` when unknown."""
+    names = x_feature_names(graph, graph_kwargs, num_features, dataset)
+    if names is None:
+        return None
+    if graph == "superpixels" and not dataset.startswith("mnist-superpixels"):
+        from ..graphs.features import feature_slices
+        feats = graph_kwargs.get("features", ["mean", "centroid"])
+        for channels in (1, 3):
+            sl = feature_slices(feats, channels)
+            if max(b for _, b in sl.values()) == num_features:
+                return {k: [int(a), int(b)] for k, (a, b) in sl.items()}
+        return None
+    groups: dict = {}
+    for i, n in enumerate(names):
+        g = "centroid" if n.startswith("centroid") else n.rsplit("_", 1)[0]
+        groups.setdefault(g, [i, i + 1])[1] = i + 1
+    return groups
+
+
 def _graph_augment(graph: str, graph_kwargs: dict, num_features: int, dataset: str, example, augment: dict):
     from ..graphs.augment import GraphAugment
     if graph not in ("superpixels", "grid"):
@@ -82,7 +104,7 @@ def _graph_augment(graph: str, graph_kwargs: dict, num_features: int, dataset: s
         edge_attr = ()
     elif dataset.startswith("mnist-superpixels"):
         edge_attr = ("distance",)  # MatchSuperpixelLayout's default
-    return GraphAugment(features=augment_feature_names(graph, graph_kwargs, num_features, dataset),
+    return GraphAugment(features=x_feature_names(graph, graph_kwargs, num_features, dataset),
                         edge_attr=edge_attr, **augment)
 
 

@@ -5,7 +5,7 @@ import torch
 
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.train import split_indices
-from pyg_graphcls.train.data import augment_feature_names, training_data
+from pyg_graphcls.train.data import training_data, x_columns, x_feature_names
 
 SP = {"n_segments": 75, "features": ["mean", "std", "centroid", "area", "bbox"], "edges": "knn", "k": 8,
       "edge_attr": ["distance", "cartesian"]}
@@ -48,16 +48,27 @@ def test_cached_superpixels_with_augment(tiny_idx, tmp_path):
                       test_size=4, augment={"flip": 0.5, "rotate": 10.0})
     assert (len(d.train), len(d.val), len(d.test), d.num_features, d.num_classes) == (18, 2, 4, 9, 10)
     assert d.train.transform is not None and d.val.transform is None and d.test.transform is None
-    assert d.train.transform.features == augment_feature_names("superpixels", SP, 9)
+    assert d.train.transform.features == x_feature_names("superpixels", SP, 9)
     g = d.train[0]
     assert g.x.size(1) == 9 and g.edge_attr.size(1) == 3 and g.edge_attr.size(0) == g.edge_index.size(1)
     with pytest.raises(GraphclsError, match="augment"):
         training_data(f"idx:{tiny_idx}", "patches", {}, root=tmp_path / "cache", workers=1, augment={"flip": 1.0})
 
 
-def test_augment_feature_names():
-    assert augment_feature_names("superpixels", SP, 9)[:3] == ["mean_0", "std_0", "centroid_x"]
-    assert augment_feature_names("superpixels", SP, 13)[:3] == ["mean_0", "mean_1", "mean_2"]  # RGB
-    assert augment_feature_names("grid", {"position": True}, 3) == ["mean_0", "centroid_x", "centroid_y"]
-    assert augment_feature_names("grid", {}, 3) == ["mean_0", "mean_1", "mean_2"]
-    assert augment_feature_names("superpixels", SP, 4) is None
+def test_x_feature_names():
+    assert x_feature_names("superpixels", SP, 9)[:3] == ["mean_0", "std_0", "centroid_x"]
+    assert x_feature_names("superpixels", SP, 13)[:3] == ["mean_0", "mean_1", "mean_2"]  # RGB
+    assert x_feature_names("grid", {"position": True}, 3) == ["mean_0", "centroid_x", "centroid_y"]
+    assert x_feature_names("grid", {}, 3) == ["mean_0", "mean_1", "mean_2"]
+    assert x_feature_names("superpixels", SP, 4) is None
+
+
+def test_x_columns_name_the_groups():
+    rich = {"features": ["mean", "std", "centroid", "area", "bbox", "occupancy"]}
+    cols = x_columns("superpixels", rich, 18)
+    assert cols == {"mean": [0, 1], "std": [1, 2], "centroid": [2, 4], "area": [4, 5], "bbox": [5, 9],
+                    "occupancy": [9, 18]}
+    assert x_columns("superpixels", rich, 22)["bbox"] == [9, 13]  # RGB: mean and std have 3 columns each
+    assert x_columns("grid", {"position": True}, 3) == {"mean": [0, 1], "centroid": [1, 3]}
+    assert x_columns("superpixels", {}, 3, "mnist-superpixels") == {"mean": [0, 1], "centroid": [1, 3]}
+    assert x_columns("superpixels", rich, 7) is None

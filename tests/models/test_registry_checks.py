@@ -19,7 +19,7 @@ from pyg_graphcls.models.registry import check_model_kwargs
     ("gcn", {"edge_weight": 3}, "edge_weight must be bool, got int 3"),
     ("gcn", {"nope": 1}, "does not take nope"),
     ("dirconv", {"pool_after": "x"}, "pool_after must be Sequence[int], got str 'x'"),
-    ("dirconv", {"radii": [1.0, "a"]}, "radii must be Sequence[float]"),
+    ("dirconv", {"pool_sizes": [1.0, "a"]}, "pool_sizes must be Sequence[float]"),
     ("nosuch", {}, "unknown model 'nosuch'"),
 ])
 def test_bad_model_arguments(name, kw, msg):
@@ -32,7 +32,7 @@ def test_bad_model_arguments(name, kw, msg):
 
 def test_good_model_arguments_pass():
     check_model_kwargs("gcn", {"hidden": np.int64(8), "dropout": 0, "edge_weight": True, "readout": "mean"})
-    check_model_kwargs("dirconv", {"pool_after": (0, 1), "radii": [1, 2.5]})
+    check_model_kwargs("dirconv", {"pool_after": (0, 1), "pool_sizes": [1, 2.5]})
     m = create_model("gcn", in_channels=3, num_classes=2, hidden=8, num_layers=1)
     assert m._graphcls_config["kwargs"]["hidden"] == 8
 

@@ -75,8 +75,17 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+#: what ``--graph superpixels`` builds unless told otherwise: the node features and edge features the
+#: default model (``dirconv``) was measured with (references/RESULTS.md); the library's own
+#: ``superpixel_graph`` keeps PyG's minimal ``mean, centroid``
+SUPERPIXEL_DEFAULTS = {"features": ["mean", "std", "centroid", "area", "bbox", "moments", "gradient"],
+                       "edge_attr": ["distance", "cartesian"]}
+#: the default model of ``graphcls train`` (the classic baseline is ``--model gcn``)
+DEFAULT_MODEL = "dirconv"
+
+
 def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
-    """Only the options the user gave, checked against the graph kind."""
+    """The options the user gave, checked against the graph kind, over :data:`SUPERPIXEL_DEFAULTS`."""
     kw: dict[str, Any] = {}
     allowed = {
         "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr", "method", "node_pos"},
@@ -100,6 +109,10 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
         if "position" not in allowed:
             raise GraphclsError(f"--position does not apply to --graph {args.graph}")
         kw["position"] = True
+    if args.graph == "superpixels" and not str(getattr(args, "dataset", "")).startswith(("mnist-superpixels",
+                                                                                        "gnn-benchmark")):
+        for name, value in SUPERPIXEL_DEFAULTS.items():
+            kw.setdefault(name, list(value))
     return kw
 
 
@@ -149,13 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training-time augmentation: GraphAugment arguments (flip, rotate, jitter, node_drop) "
                         "for superpixels/grid, flip for --graph image")
     p.add_argument("--task", default="single", choices=["single", "multilabel"])
-    p.add_argument("--model", default="gcn", help="registry name (gcn, gat, gpr, mlp, ...)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"registry name (default {DEFAULT_MODEL}; the classic baseline: gcn; gat, gatedgcn, gpr, mlp, ...)")
     p.add_argument("--head", default="none", choices=sorted(HEADS),
                    help="multilabel: head on the CNN backbone")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=None,
-                   help="Adam learning rate (default 0.01 for graph models, 0.001 for multi-label CNN heads)")
+                   help="Adam learning rate (default 0.01 for gcn/gat/gpr/mlp, 0.002 for the models with BatchNorm, "
+                        "0.001 for multi-label CNN heads)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "step", "none"])
     p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")

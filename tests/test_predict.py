@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch_geometric.data import Batch
 
-from pyg_graphcls.cli import main
+from pyg_graphcls.cli import SUPERPIXEL_DEFAULTS, main
 from pyg_graphcls.datasets import load_dataset, load_images
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.predict import Predictor, collect_images, pretrained_path
@@ -106,7 +106,7 @@ def test_explain_writes_png(run, pngs, tmp_path):
 def test_convert_export_graphml_reads_back(tmp_path, monkeypatch):
     monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(tmp_path))
     assert main(["convert", "--dataset", "sample", "--limit", "20", "--quiet", "--export", "graphml"]) == 0
-    splits = load_dataset("sample", limit=20, progress=False)
+    splits = load_dataset("sample", "superpixels", SUPERPIXEL_DEFAULTS, limit=20, progress=False)
     folder = tmp_path.glob("sample-train/*.graphml")
     folder = next(p for p in folder if p.is_dir())
     files = sorted(folder.glob("*.graphml"))

@@ -18,7 +18,18 @@ from typing import Any
 from ..errors import GraphclsError
 from ..validate import model_kwargs_from_args
 
-__all__ = ["run_training", "canvas_splits", "print_failures", "print_warnings", "HEADS"]
+__all__ = ["run_training", "canvas_splits", "print_failures", "print_warnings", "default_lr", "HEADS"]
+
+#: Adam learning rates of the recipes (references/configs): the classic convolutions 1e-2, the models
+#: with BatchNorm (dirconv, gatedgcn, raster, cnn, ...) 2e-3; multi-label heads 1e-3
+_CLASSIC_LR = {"gcn": 1e-2, "gat": 1e-2, "gpr": 1e-2, "mlp": 1e-2}
+
+
+def default_lr(task: str, model: str) -> float:
+    """The learning rate ``graphcls train`` uses when ``--lr`` is not given."""
+    if task != "single":
+        return 1e-3
+    return _CLASSIC_LR.get(model, 2e-3)
 
 HEADS = {"none": "head-linear", "mlgcn": "head-mlgcn", "label-attention": "head-label-attention",
          "grouped": "head-grouped", "sample-graph": "head-sample-graph"}
@@ -181,7 +192,7 @@ def run_training(args, dist_ctx, graph_kwargs: dict, strict: bool = True, progre
         train, val = splits.train, splits.val
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
     trainer = Trainer(model, task=args.task, device=device, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr if args.lr is not None else (1e-2 if args.task == "single" else 1e-3),
+                      lr=args.lr if args.lr is not None else default_lr(args.task, args.model),
                       weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
                       eval_train_size=args.eval_train_size, checkpoint_extra=extra, distributed=dist_ctx)

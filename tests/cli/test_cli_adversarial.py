@@ -112,16 +112,17 @@ CASES = [
     ("T", ["--dropout", "1"], "--dropout must be in [0, 1)"),
     ("T", ["--hidden", "0"], "--hidden must be >= 1"),
     ("T", ["--layers", "-1"], "--layers must be >= 0"),
-    ("T", ["--model-arg", "hidden=abc"], "--model-arg: model 'gcn': hidden must be int, got str 'abc'"),
+    ("T", ["--model-arg", "hidden=abc"], "--model-arg: model 'dirconv': hidden must be int, got str 'abc'"),
     ("T", ["--model-arg", "hidden=1.5"], "hidden must be int, got float"),
     ("T", ["--model-arg", "dropout=NaN"], "dropout must be finite"),
-    ("T", ["--model-arg", "dropout=0.99", "--model-arg", "edge_weight=3.5"], "edge_weight must be bool"),
+    ("T", ["--model", "gcn", "--model-arg", "dropout=0.99", "--model-arg", "edge_weight=3.5"],
+     "edge_weight must be bool"),
     ("T", ["--model-arg", "nokey"], "--model-arg needs KEY=VALUE"),
     ("T", ["--model-arg", "bogus=1"], "does not take bogus"),
     ("T", ["--model-arg", "in_channels=3"], "in_channels is set from the data"),
     ("T", ["--model", "nope"], "unknown model 'nope'"),
     ("T", ["--model", "head-mlgcn"], "is a multi-label image head"),
-    ("T", ["--readout", "median"], "unknown readout 'median'"),
+    ("T", ["--model", "gcn", "--readout", "median"], "unknown readout 'median'"),
     # graph settings
     ("T", ["--n-segments", "0"], "--n-segments must be >= 2"),
     ("T", ["--n-segments", "1"], "--n-segments must be >= 2"),
@@ -180,7 +181,7 @@ CASES = [
     ("T", ["--resume", "--epochs", "6"], "epochs (the schedule's length) 1 -> 6"),
     ("T", ["--resume", "--n-segments", "12"], "graph settings"),
     ("T", ["--resume", "--hidden", "8"], "model argument hidden 4 -> 8"),
-    ("T", ["--resume", "--lr", "0.5"], "lr 0.01 -> 0.5"),
+    ("T", ["--resume", "--lr", "0.5"], "lr 0.002 -> 0.5"),
 ]
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from pyg_graphcls.cli import main
+from pyg_graphcls.cli import SUPERPIXEL_DEFAULTS, main
 
 
 @pytest.fixture(autouse=True)
@@ -87,9 +87,10 @@ def test_convert_method_fast_caches_separately(tmp_path, tiny_idx, capsys):
     args = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "superpixels", "--out", str(tmp_path / "c"),
             "--quiet", "--workers", "1"]
     assert main(args) == 0 and main(args + ["--method", "fast"]) == 0
-    ref = load_dataset(f"idx:{tiny_idx}", "superpixels", {}, root=tmp_path / "c", progress=False, workers=1)
-    fast = load_dataset(f"idx:{tiny_idx}", "superpixels", {"method": "fast"}, root=tmp_path / "c", progress=False,
-                        workers=1)
+    ref = load_dataset(f"idx:{tiny_idx}", "superpixels", dict(SUPERPIXEL_DEFAULTS), root=tmp_path / "c",
+                       progress=False, workers=1)
+    fast = load_dataset(f"idx:{tiny_idx}", "superpixels", {**SUPERPIXEL_DEFAULTS, "method": "fast"},
+                        root=tmp_path / "c", progress=False, workers=1)
     assert not ref.train.converted and not fast.train.converted  # both were cached by the CLI, apart
     assert ref.train.cache_path != fast.train.cache_path
     assert len(fast.train) == len(ref.train) and fast.train[0].x.size(1) == ref.train[0].x.size(1)
@@ -102,8 +103,8 @@ def test_convert_ward_merge_gives_exactly_n_segments(tmp_path, tiny_idx):
     from pyg_graphcls.datasets import load_dataset
     assert main(["convert", "--dataset", f"idx:{tiny_idx}", "--ward-merge", "--n-segments", "40", "--out",
                  str(tmp_path), "--quiet", "--workers", "1"]) == 0
-    ds = load_dataset(f"idx:{tiny_idx}", "superpixels", {"merge": "ward", "n_segments": 40}, root=tmp_path,
-                      progress=False, workers=1)
+    ds = load_dataset(f"idx:{tiny_idx}", "superpixels", {**SUPERPIXEL_DEFAULTS, "merge": "ward", "n_segments": 40},
+                      root=tmp_path, progress=False, workers=1)
     assert not ds.train.converted  # the CLI cached exactly these graph parameters
     assert {ds.train[i].num_nodes for i in range(len(ds.train))} == {40}
 
@@ -112,7 +113,7 @@ def test_convert_node_pos_interior_caches_inside_points(tmp_path, tiny_idx):
     from pyg_graphcls.datasets import load_dataset
     assert main(["convert", "--dataset", f"idx:{tiny_idx}", "--ward-merge", "--node-pos", "interior", "--out",
                  str(tmp_path), "--quiet", "--workers", "1"]) == 0
-    kw = {"merge": "ward", "node_pos": "interior"}
+    kw = {**SUPERPIXEL_DEFAULTS, "merge": "ward", "node_pos": "interior"}
     ds = load_dataset(f"idx:{tiny_idx}", "superpixels", kw, root=tmp_path, progress=False, workers=1)
     assert not ds.train.converted
     g = ds.train[0]

@@ -2,6 +2,8 @@
 
     python -m benchmarks.conversion [--quick] [--n 10000] [--workers 2] [--rounds 2] [--scaling]
     python -m benchmarks.conversion --merge 1000
+    python -m benchmarks.conversion --quality [--quality-n 1000]
+    python -m benchmarks.conversion --end-to-end [--ref-n 5000] [--photos-e2e 512]
 
 Both sides run in this process on the same images, alternating rounds; the
 best round of each counts. Reference: ``torch_geometric.transforms.ToSLIC``
@@ -188,6 +190,13 @@ def scale_one(n: int, workers: int) -> dict:
             "worker_peak_rss_mb": kids / 1024, "storage_mb": stored / 2 ** 20, "input_mb": imgs.nbytes / 2 ** 20}
 
 
+def _header() -> None:
+    import os
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}; "
+          f"CUDA {'yes' if torch.cuda.is_available() else 'no'}; {os.cpu_count()} CPUs", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1,000 small images, 16 photos, 1 round")
@@ -200,7 +209,24 @@ def main(argv=None) -> None:
     ap.add_argument("--scale-one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--merge", type=int, default=0, metavar="N",
                     help="only compare SLIC's connectivity step with Ward merging on N test images")
+    ap.add_argument("--end-to-end", action="store_true",
+                    help="only `graphcls convert` as a subprocess vs ToSLIC+kNN, and the phase table "
+                         "(benchmarks/conversion_e2e.py)")
+    ap.add_argument("--ref-n", type=int, default=5000, help="--end-to-end: reference images timed")
+    ap.add_argument("--photos-e2e", type=int, default=512, help="--end-to-end: 224x224 JPEG photos converted")
+    ap.add_argument("--no-profile", action="store_true", help="--end-to-end: skip the phase table")
+    ap.add_argument("--profile-convert", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.profile_convert:
+        from benchmarks.conversion_e2e import profile_convert
+        ds, out = args.profile_convert
+        print(json.dumps(profile_convert(["--dataset", ds, "--out", out, "--quiet", "--workers", "1"])))
+        return
+    if args.end_to_end:
+        from benchmarks.conversion_e2e import end_to_end, print_tables
+        _header()
+        print_tables(end_to_end(args.ref_n, args.photos_e2e, not args.no_profile))
+        return
     if args.merge:
         from pyg_graphcls.datasets import load_images
         imgs = load_images("fashion-mnist")[2][:args.merge]
@@ -218,9 +244,7 @@ def main(argv=None) -> None:
         return
     if args.quick:
         args.n, args.photos, args.rounds, args.quality_n = 1000, 16, 1, 200
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}; "
-          f"CUDA {'yes' if torch.cuda.is_available() else 'no'}", flush=True)
+    _header()
     small, _ = fashion(args.n)
     big = photos(args.photos)
     results = {}

@@ -46,8 +46,9 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
     g.add_argument("--n-segments", type=int, default=None, help="superpixels: regions per image (75)")
     g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
-    g.add_argument("--method", default=None, choices=["skimage", "fast"],
-                   help="superpixels: scikit-image SLIC per image (default) or the batched fast path (kNN edges)")
+    g.add_argument("--method", default=None, choices=["fast", "skimage"],
+                   help="superpixels: batched SLIC with connected regions, exactly --n-segments (fast, default) "
+                        "or scikit-image SLIC per image (skimage, the reference)")
     g.add_argument("--ward-merge", dest="ward_merge", action="store_true",
                    help="superpixels: connected regions merged by Ward's criterion to exactly --n-segments, "
                         "instead of SLIC's connectivity step (keeps far more detail; skimage method)")

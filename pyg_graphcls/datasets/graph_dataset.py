@@ -46,7 +46,7 @@ from .folder import image_file_channels, read_image
 
 __all__ = ["ImageGraphDataset", "convert_images", "convert_shard", "cache_key", "default_root", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2  # 2: graphs carry image_size [1, 2]
+FORMAT_VERSION = 3  # 2: graphs carry image_size [1, 2]; 3: superpixels default to the connected batched SLIC
 _CHUNK = 256
 
 
@@ -117,7 +117,7 @@ def _convert_chunk(args):
     """
     graph, kwargs, items, labels, start, channels = args
     torch.set_num_threads(1)
-    if graph == "superpixels" and kwargs.get("method") == "fast":
+    if graph == "superpixels" and kwargs.get("method", "fast") == "fast":
         out = _convert_chunk_batched(kwargs, items, labels, start, channels)
         if out is not None:
             return out
@@ -143,7 +143,7 @@ def _convert_chunk(args):
 
 
 def _convert_chunk_batched(kwargs, items, labels, start, channels):
-    """``method="fast"``: one batched call for a chunk of same-size images; ``None`` (convert
+    """``method="fast"`` (the default): one batched call for a chunk of same-size images; ``None`` (convert
     image by image, with per-image error reports) when sizes differ or an image fails to load."""
     from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image

@@ -11,6 +11,7 @@ tensors always take the tensor paths.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -44,6 +45,16 @@ def _simd_flags() -> list[str]:
     return ["-mavx2"] if "avx2" in flags else []
 
 
+def _name() -> str:
+    """The extension's name carries a hash of its sources: checkouts with different sources (two
+    versions installed, worktrees side by side) keep their own builds in torch's extension cache
+    instead of rebuilding over each other on every first use."""
+    h = hashlib.sha1()
+    for src in SOURCES:
+        h.update(Path(src).read_bytes())
+    return f"pyg_graphcls_graphs_{h.hexdigest()[:10]}"
+
+
 def load() -> Optional[object]:
     """The compiled module, building it on first use; ``None`` when disabled or the build fails."""
     global _mod, _failed
@@ -56,7 +67,7 @@ def load() -> Optional[object]:
 
                 # -ffp-contract=off: no fused multiply-adds, so distances and sums round as the
                 # tensor/numpy paths round them (the same bits)
-                _mod = load_extension("pyg_graphcls_graphs", sources=list(SOURCES),
+                _mod = load_extension(_name(), sources=list(SOURCES),
                                       extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off"] + _simd_flags(),
                                       extra_ldflags=["-fopenmp"], verbose=False)
             except Exception:  # no compiler, no headers: the tensor paths run

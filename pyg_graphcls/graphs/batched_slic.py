@@ -20,10 +20,17 @@ and ``max_iter`` assignment/update rounds. Differences, on purpose: each pixel
 compares itself with the 3x3 grid cells around its home cell (scikit-image
 scans a 2S window around each centre: nearly the same candidates, but a
 fixed-size gather); initial centre colours are the pixel colours at the grid
-points; instead of scikit-image's connectivity pass (a sequential flood fill)
-empty clusters are dropped and labels renumbered 0..n-1 per image, so a label
-may have a few disconnected pixels. Quality against scikit-image:
-:mod:`~pyg_graphcls.graphs.quality`.
+points; instead of scikit-image's connectivity pass (a sequential flood fill
+that absorbs small fragments into the first neighbour it meets) the clusters
+are split into their 4-connected pieces and touching pieces are merged by
+Ward's criterion down to ``n_segments`` regions
+(:func:`~pyg_graphcls.graphs.connectivity.connect_regions`): every label is
+one 4-connected piece, and an image gets exactly ``n_segments`` regions
+whenever its clusters come in at least that many pieces (otherwise every
+piece is kept). ``connectivity=False`` returns the raw clusters (empty ones
+dropped, labels renumbered 0..n-1, a label may then have disconnected
+pixels). Quality against scikit-image: :mod:`~pyg_graphcls.graphs.quality`
+and ``benchmarks/conversion.py``.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from torch import Tensor
 
 from ..errors import GraphclsError
 from . import _compiled
+from .connectivity import connect_regions
 from .image import integer_divisor
 
 __all__ = ["batched_slic", "rgb_to_lab", "as_image_batch", "default_compactness", "prepare_images"]
@@ -210,14 +218,18 @@ def _cluster_block(feat: Tensor, cand: Tensor, init: Tensor, K: int, max_iter: i
 
 
 def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float] = None, max_iter: int = 10,
-                 chunk: int = _CHUNK, use_cpp: Optional[bool] = None) -> tuple[Tensor, Tensor]:
+                 chunk: int = _CHUNK, use_cpp: Optional[bool] = None, connectivity: bool = True
+                 ) -> tuple[Tensor, Tensor]:
     r"""SLIC-style superpixels of a batch of same-size images, on the images' device.
 
     Args:
         images: ``[B, H, W]`` or ``[B, H, W, C]`` (uint8, uint16 or float in
             [0, 1]; numpy or torch, CPU or CUDA).
-        n_segments (int): approximate number of regions (scikit-image's grid:
-            81 cells for 75 on 28x28; empty clusters are dropped).
+        n_segments (int): number of regions. With ``connectivity`` exactly
+            this many per image whenever the clusters come in at least as many
+            4-connected pieces (capped at ``H * W``; fewer pieces: all kept).
+            Without it, approximate (scikit-image's grid: 81 cells for 75 on
+            28x28; empty clusters are dropped).
         compactness (float, optional): colour/space balance ``m``; ``None``
             picks 10 for RGB (Lab colour) and 0.1 for other channel counts, as
             :func:`~pyg_graphcls.graphs.superpixel_graph` does.
@@ -226,6 +238,10 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
         use_cpp (bool, optional): on CPU, the compiled loop of
             ``csrc/batched_slic.cpp`` (default: when it builds);
             ``False``: the tensor path (the one CUDA runs).
+        connectivity (bool): split clusters into 4-connected pieces and merge
+            them by Ward's criterion down to ``n_segments``
+            (:func:`~pyg_graphcls.graphs.connectivity.connect_regions`, numbered
+            in raster order of their first pixel); ``False``: the raw clusters.
 
     Returns:
         ``(labels [B, H, W] int64, counts [B])``: labels ``0..counts[b]-1`` per image.
@@ -263,6 +279,8 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
             col = rgb_to_lab(block, raw[s:s + chunk] if raw.dtype == torch.uint8 else None) if C == 3 else block
             feat = torch.cat([col.reshape(b, H * W, C) / compactness, pix_sp.unsqueeze(0).expand(b, -1, -1)], -1)
             labels[s:s + b] = _cluster_block(feat, cand, init, K, max_iter)
+    if connectivity:
+        return connect_regions(labels, img, n_segments, mod)
     # renumber the clusters that hold pixels to 0..n-1, keeping their order
     present = torch.zeros(B, K, dtype=torch.bool, device=dev)
     present.scatter_(1, labels, True)

@@ -1,9 +1,11 @@
 r"""Superpixel graphs: one pipeline, segment → region features → edges, whichever segmenter.
 
-Segmenters: scikit-image's SLIC (``method="skimage"``, one image per call,
-optionally followed by Ward merging, :mod:`~pyg_graphcls.graphs.merge`) or the
-batched SLIC (``method="fast"``, :mod:`~pyg_graphcls.graphs.batched_slic`, a
-whole batch per call). Both label maps go through the same
+Segmenters: the batched SLIC (``method="fast"``, the default,
+:mod:`~pyg_graphcls.graphs.batched_slic`, a whole batch per call, its regions
+made connected and exactly ``n_segments`` by Ward merging,
+:mod:`~pyg_graphcls.graphs.connectivity`) or scikit-image's SLIC
+(``method="skimage"``, the reference, one image per call, optionally followed
+by Ward merging, :mod:`~pyg_graphcls.graphs.merge`). Both label maps go through the same
 :func:`~pyg_graphcls.graphs.features.region_features` and the same
 :func:`~pyg_graphcls.graphs.edges.knn_graph`, so for the same labels the two
 paths give the same graph to the bit.
@@ -37,9 +39,11 @@ from .storage import merge_storage, storage_to_list
 
 __all__ = ["superpixel_graph", "SuperpixelGraph", "superpixel_graphs", "slic_segments", "graph_from_segments",
            "segment_features",
-           "segments_to_storage", "interior_points", "POSITIONS"]
+           "segments_to_storage", "interior_points", "POSITIONS", "METHODS"]
 
 POSITIONS = ("centroid", "interior")
+#: segmenters of :func:`superpixel_graph`, the default first
+METHODS = ("fast", "skimage")
 
 
 def slic_segments(img: np.ndarray, n_segments: int, compactness: Optional[float] = None,
@@ -147,15 +151,18 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
                      features: Sequence[str] = ("mean", "centroid"), edges: str = "knn", k: int = 8,
                      undirected: bool = False, edge_attr: Sequence[str] = ("distance",), y: Any = None,
                      return_seg: bool = False, return_img: bool = False,
-                     slic_kwargs: Optional[dict] = None, method: str = "skimage",
+                     slic_kwargs: Optional[dict] = None, method: str = "fast",
                      merge: Optional[str] = None, node_pos: str = "centroid") -> Data:
     r"""Convert one image to a graph of its SLIC superpixels.
 
     Args:
         image: ``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``; uint8, uint16 or float
             in [0, 1] (numpy or torch). Any size.
-        n_segments (int): approximate number of regions (SLIC may return a few
-            more or fewer; capped at the number of pixels).
+        n_segments (int): number of regions (capped at the number of
+            pixels). ``method="fast"``: exactly this many whenever the SLIC
+            clusters come in at least as many 4-connected pieces, else every
+            piece (:mod:`~pyg_graphcls.graphs.connectivity`); ``"skimage"``:
+            approximate (SLIC may return a few more or fewer).
         compactness (float, optional): SLIC colour/space balance; ``None`` picks
             10 for colour and 0.1 for grayscale (see the module docstring).
         features: node features in ``x``, from ``"mean"`` (per channel),
@@ -175,11 +182,15 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
         y: optional label stored in ``data.y``.
         return_seg (bool): keep the label map as ``data.seg [1, H, W]``.
         return_img (bool): keep the image as ``data.img [1, C, H, W]``.
-        slic_kwargs (dict): extra arguments for ``skimage.segmentation.slic``.
-        method (str): ``"skimage"`` (scikit-image's ``slic``) or ``"fast"``
-            (the batched SLIC of :mod:`~pyg_graphcls.graphs.batched_slic`: kNN
-            edges only; a data set converts whole chunks per call with it).
-        merge (str, optional): ``"ward"``: instead of SLIC's own connectivity
+        slic_kwargs (dict): extra arguments for ``skimage.segmentation.slic``
+            (``method="fast"``: only ``max_iter``).
+        method (str): ``"fast"`` (default: the batched SLIC of
+            :mod:`~pyg_graphcls.graphs.batched_slic`, connected regions merged
+            by Ward's criterion to ``n_segments``; a data set converts whole
+            chunks per call with it) or ``"skimage"`` (scikit-image's ``slic``,
+            the reference).
+        merge (str, optional): ``method="skimage"`` only (``"fast"`` always
+            merges this way, and accepts ``"ward"`` or ``None``). ``"ward"``: instead of SLIC's own connectivity
             step (which absorbs small fragments into whichever neighbour it
             meets), split the SLIC labels into connected pieces and merge
             touching pieces by Ward's criterion down to ``n_segments`` regions
@@ -198,18 +209,17 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
         ``Data(x [n, F], pos [n, 2], edge_index [2, E], edge_attr [E, D], y, image_size [1, 2], seg?, img?)``
     """
     img = as_image(image)
-    if method == "fast":
-        if edges != "knn" or undirected or return_seg or return_img or slic_kwargs or merge or node_pos != "centroid":
-            raise GraphclsError("method='fast' builds directed kNN graphs only (no undirected/return_seg/"
-                                "return_img/slic_kwargs/merge/node_pos)")
-        yy = None if y is None else [int(torch.as_tensor(y).view(-1)[0])]
-        return superpixel_graphs(img[None], yy, n_segments, compactness=compactness, features=features, k=k,
-                                 edge_attr=edge_attr, collate=False)[0]
-    if method != "skimage":
-        raise GraphclsError(f"method must be 'skimage' or 'fast', got {method!r}")
+    if method not in METHODS:
+        raise GraphclsError(f"method must be one of {METHODS}, got {method!r}")
     if merge not in (None, "ward"):
         raise GraphclsError(f"merge must be None or 'ward', got {merge!r}")
-    if merge == "ward":
+    if method == "fast":
+        extra = set(slic_kwargs or {}) - {"max_iter"}
+        if extra:
+            raise GraphclsError(f"method='fast' takes only max_iter from slic_kwargs, got {sorted(extra)}")
+        lab, _ = batched_slic(img[None], n_segments, compactness, **(slic_kwargs or {}))
+        seg = lab[0].numpy()
+    elif merge == "ward":
         from .merge import ward_merge
         kw = {**(slic_kwargs or {}), "enforce_connectivity": False}
         regions = max(1, min(int(n_segments), img.shape[0] * img.shape[1]))

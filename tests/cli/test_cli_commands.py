@@ -43,9 +43,7 @@ def test_train_evaluate_convert_show(tmp_path, tiny_idx, capsys):
     (["train", "--dataset", "what"], "unknown dataset"),
     (["convert", "--graph", "grid", "--n-segments", "10"], "does not apply"),
     (["convert", "--graph", "grid", "--ward-merge"], "--ward-merge does not apply"),
-    (["convert", "--ward-merge", "--method", "fast", "--limit", "20"], "merge"),
     (["convert", "--graph", "grid", "--node-pos", "interior"], "--node-pos does not apply"),
-    (["convert", "--node-pos", "interior", "--method", "fast", "--limit", "20"], "node_pos"),
     (["evaluate", "/no/such/checkpoint.pt"], "not found"),
     (["train", "--task", "multilabel", "--dataset", "sample"], "canvas"),
 ])
@@ -86,11 +84,11 @@ def test_convert_method_fast_caches_separately(tmp_path, tiny_idx, capsys):
     from pyg_graphcls.datasets import load_dataset
     args = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "superpixels", "--out", str(tmp_path / "c"),
             "--quiet", "--workers", "1"]
-    assert main(args) == 0 and main(args + ["--method", "fast"]) == 0
-    ref = load_dataset(f"idx:{tiny_idx}", "superpixels", dict(SUPERPIXEL_DEFAULTS), root=tmp_path / "c",
-                       progress=False, workers=1)
-    fast = load_dataset(f"idx:{tiny_idx}", "superpixels", {**SUPERPIXEL_DEFAULTS, "method": "fast"},
-                        root=tmp_path / "c", progress=False, workers=1)
+    assert main(args) == 0 and main(args + ["--method", "skimage"]) == 0   # default: the batched method
+    ref = load_dataset(f"idx:{tiny_idx}", "superpixels", {**SUPERPIXEL_DEFAULTS, "method": "skimage"},
+                       root=tmp_path / "c", progress=False, workers=1)
+    fast = load_dataset(f"idx:{tiny_idx}", "superpixels", dict(SUPERPIXEL_DEFAULTS), root=tmp_path / "c",
+                        progress=False, workers=1)
     assert not ref.train.converted and not fast.train.converted  # both were cached by the CLI, apart
     assert ref.train.cache_path != fast.train.cache_path
     assert len(fast.train) == len(ref.train) and fast.train[0].x.size(1) == ref.train[0].x.size(1)

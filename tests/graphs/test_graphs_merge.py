@@ -1,6 +1,7 @@
 """graphs.merge (Ward merging of connected SLIC pieces) and the reference-free quality measures."""
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings, strategies as st
 
 from pyg_graphcls.datasets import load_idx_dir, sample_dir
@@ -92,19 +93,20 @@ def test_colour_images_and_errors():
 def test_superpixel_graph_merge_ward_gives_75_connected_regions():
     imgs = load_idx_dir(sample_dir())[0][:3]
     for im in imgs:
-        g = superpixel_graph(im, n_segments=75, merge="ward", features=("mean", "centroid"), return_seg=True)
+        g = superpixel_graph(im, n_segments=75, merge="ward", features=("mean", "centroid"), return_seg=True,
+                             method="skimage")
         seg = g.seg[0].numpy()
         assert g.num_nodes == 75 == seg.max() + 1 == connected_pieces(seg).max() + 1
         # the graph's mean column is the mean of each region's pixels
         means = np.array([im[seg == r].mean() / 255.0 for r in range(75)])
         np.testing.assert_allclose(g.x[:, 0].numpy(), means, atol=1e-6)
         # and the picture it describes is closer to the image than SLIC's own connectivity step's
-        plain = superpixel_graph(im, n_segments=75, return_seg=True)
+        plain = superpixel_graph(im, n_segments=75, return_seg=True, method="skimage")
         assert mean_colour_rmse(seg, im) < mean_colour_rmse(plain.seg[0].numpy(), im)
     with pytest.raises(GraphclsError, match="merge"):
         superpixel_graph(imgs[0], merge="kmeans")
-    with pytest.raises(GraphclsError, match="merge"):
-        superpixel_graph(imgs[0], merge="ward", method="fast")
+    # the batched path always merges (connected regions): merge="ward" is accepted and changes nothing
+    assert torch.equal(superpixel_graph(imgs[0], merge="ward", method="fast").x, superpixel_graph(imgs[0]).x)
 
 
 def test_quality_measures_hand_example():
@@ -151,7 +153,8 @@ def test_superpixel_graph_interior_positions():
     import torch
     from pyg_graphcls.graphs.edges import knn_graph
     img = load_idx_dir(sample_dir())[0][3]
-    kw = {"n_segments": 75, "features": ["mean", "centroid"], "merge": "ward", "return_seg": True}
+    kw = {"n_segments": 75, "features": ["mean", "centroid"], "merge": "ward", "return_seg": True,
+          "method": "skimage"}
     a = superpixel_graph(img, **kw)
     b = superpixel_graph(img, node_pos="interior", **kw)
     assert torch.equal(a.x, b.x) and torch.equal(a.seg, b.seg)      # features keep the centroid
@@ -161,5 +164,6 @@ def test_superpixel_graph_interior_positions():
     assert torch.equal(b.edge_index, knn_graph(b.pos, 8))
     with pytest.raises(GraphclsError, match="node_pos"):
         superpixel_graph(img, node_pos="medoid")
-    with pytest.raises(GraphclsError, match="node_pos"):
-        superpixel_graph(img, method="fast", node_pos="interior")
+    c = superpixel_graph(img, method="fast", node_pos="interior", return_seg=True)   # the batched path too
+    px = c.pos.long()
+    assert torch.equal(c.seg[0][px[:, 1], px[:, 0]], torch.arange(c.num_nodes))

@@ -143,8 +143,8 @@ def test_superpixel_graphs_list_workers_and_method(digits):
     one = superpixel_graph(imgs[3], y=int(labels[3]), method="fast")
     for key in ("x", "pos", "edge_index", "edge_attr", "y"):
         assert torch.equal(one[key], lst[3][key])
-    with pytest.raises(GraphclsError):
-        superpixel_graph(imgs[0], method="fast", edges="rag")
+    rag = superpixel_graph(imgs[0], method="fast", edges="rag", return_seg=True)  # every option on the batched path
+    assert as_set(rag.edge_index) == as_set(region_adjacency(rag.seg[0].numpy(), 8))
     with pytest.raises(GraphclsError):
         superpixel_graphs(np.zeros((0, 28, 28), np.uint8))
 
@@ -156,7 +156,7 @@ def test_dataset_fast_method(tmp_path, digits):
     ref = superpixel_graphs(imgs, labels, collate=False)
     assert len(ds) == len(imgs)
     assert torch.equal(ds[5].x, ref[5].x) and torch.equal(ds[5].edge_index, ref[5].edge_index)
-    other = ImageGraphDataset(tmp_path, imgs, labels, workers=1, progress=False)
+    other = ImageGraphDataset(tmp_path, imgs, labels, graph_kwargs={"method": "skimage"}, workers=1, progress=False)
     assert other.cache_path != ds.cache_path  # the method is part of the cache key
 
 
@@ -201,10 +201,10 @@ def test_superpixel_features_equal_segment_means(digits):
 
 def test_superpixels_are_not_a_regular_grid(digits):
     """skimage's compactness=10 gives 81 square cells on [0,1] digits; our default follows the strokes."""
-    counts = [superpixel_graph(im).num_nodes for im in digits[0][:20]]
+    counts = [superpixel_graph(im, method="skimage").num_nodes for im in digits[0][:20]]
     assert 0.75 * 75 <= np.median(counts) <= 1.15 * 75
     assert len(set(counts)) > 1
-    grid_like = [superpixel_graph(im, compactness=10.0).num_nodes for im in digits[0][:5]]
+    grid_like = [superpixel_graph(im, compactness=10.0, method="skimage").num_nodes for im in digits[0][:5]]
     assert set(grid_like) == {81}
 
 

@@ -283,11 +283,179 @@ torch::Tensor segment_sums(torch::Tensor img, torch::Tensor labels, int64_t M) {
   return out;
 }
 
+// Connected regions of one image, n_target of them when the image has that many pieces: the
+// compiled twin of graphs/connectivity.py's _connect_one (the same steps, the same float64
+// arithmetic in the same order, the same tie-breaking), so both give the same labels.
+// 1. 4-connected pieces of equal label, numbered in raster order of their first pixel; the
+//    largest piece of each label is its main piece, the others are fragments.
+// 2. Pixel count and per-channel sums per piece (float64, in pixel order: numpy's bincount order).
+// 3. Touching pairs (lo, hi) sorted; a min-heap of (rank, cost, lo, hi, version_lo, version_hi)
+//    with rank 1 when both regions hold a main piece, 0 otherwise (fragments go first), and
+//    cost = n_i n_j / (n_i + n_j) * |mu_i - mu_j|^2 (Ward); pop, skip stale entries, merge hi
+//    into lo, push the new costs of lo's neighbours; until n_target regions are left.
+// 4. Regions renumbered in raster order of their first pixel.
+struct WardEntry { int32_t r; double c; int32_t i, j, vi, vj; };
+struct WardGreater {
+  bool operator()(const WardEntry& a, const WardEntry& b) const {
+    if (a.r != b.r) return a.r > b.r;
+    if (a.c != b.c) return a.c > b.c;
+    if (a.i != b.i) return a.i > b.i;
+    if (a.j != b.j) return a.j > b.j;
+    if (a.vi != b.vi) return a.vi > b.vi;
+    return a.vj > b.vj;
+  }
+};
+
+template <typename T>
+static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W, int64_t C, int64_t n_target,
+                           int64_t* out, std::vector<int32_t>& piece, std::vector<int32_t>& stack) {
+  const int64_t P = H * W;
+  piece.assign(P, -1);
+  int32_t np = 0;
+  for (int64_t s = 0; s < P; ++s) {
+    if (piece[s] >= 0) continue;
+    const int64_t l = lab[s];
+    piece[s] = np;
+    stack.clear();
+    stack.push_back((int32_t)s);
+    while (!stack.empty()) {
+      const int64_t p = stack.back(); stack.pop_back();
+      const int64_t y = p / W, x = p % W;
+      if (x > 0 && piece[p - 1] < 0 && lab[p - 1] == l) { piece[p - 1] = np; stack.push_back((int32_t)(p - 1)); }
+      if (x + 1 < W && piece[p + 1] < 0 && lab[p + 1] == l) { piece[p + 1] = np; stack.push_back((int32_t)(p + 1)); }
+      if (y > 0 && piece[p - W] < 0 && lab[p - W] == l) { piece[p - W] = np; stack.push_back((int32_t)(p - W)); }
+      if (y + 1 < H && piece[p + W] < 0 && lab[p + W] == l) { piece[p + W] = np; stack.push_back((int32_t)(p + W)); }
+    }
+    ++np;
+  }
+  std::vector<int32_t> parent(np);
+  for (int32_t i = 0; i < np; ++i) parent[i] = i;
+  if (n_target < np) {
+    std::vector<double> cnt(np, 0.0), sums((size_t)np * C, 0.0);
+    std::vector<int64_t> first(np, -1);
+    for (int64_t p = 0; p < P; ++p) {
+      const int32_t k = piece[p];
+      if (first[k] < 0) first[k] = p;
+      cnt[k] += 1.0;
+      for (int64_t c = 0; c < C; ++c) {
+        double v;
+        if constexpr (std::is_same<T, uint8_t>::value) v = (double)((float)im[p * C + c] / 255.f);
+        else v = (double)im[p * C + c];
+        sums[k * C + c] += v;
+      }
+    }
+    // the main piece of each input label: its largest (ties: the first in raster order); the
+    // other pieces are fragments, merged before any two main pieces are
+    std::vector<char> main_piece(np, 0);
+    {
+      std::vector<int32_t> order(np);
+      for (int32_t i = 0; i < np; ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        const int64_t la = lab[first[a]], lb = lab[first[b]];
+        if (la != lb) return la < lb;
+        if (cnt[a] != cnt[b]) return cnt[a] > cnt[b];
+        return a < b;
+      });
+      for (int32_t t = 0; t < np; ++t)
+        if (t == 0 || lab[first[order[t]]] != lab[first[order[t - 1]]]) main_piece[order[t]] = 1;
+    }
+    std::vector<int64_t> pairs;
+    pairs.reserve(4 * np);
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        const int64_t p = y * W + x, a = piece[p];
+        if (x + 1 < W && piece[p + 1] != a) { const int64_t b = piece[p + 1]; pairs.push_back(std::min(a, b) * np + std::max(a, b)); }
+        if (y + 1 < H && piece[p + W] != a) { const int64_t b = piece[p + W]; pairs.push_back(std::min(a, b) * np + std::max(a, b)); }
+      }
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    std::vector<std::vector<int32_t>> nbrs(np);
+    auto add = [](std::vector<int32_t>& v, int32_t k) { if (std::find(v.begin(), v.end(), k) == v.end()) v.push_back(k); };
+    auto drop = [](std::vector<int32_t>& v, int32_t k) { auto it = std::find(v.begin(), v.end(), k); if (it != v.end()) v.erase(it); };
+    auto cost = [&](int32_t i, int32_t j) {
+      double dd = 0.0;
+      for (int64_t c = 0; c < C; ++c) {
+        const double d = sums[i * C + c] / cnt[i] - sums[j * C + c] / cnt[j];
+        dd += d * d;
+      }
+      return cnt[i] * cnt[j] / (cnt[i] + cnt[j]) * dd;
+    };
+    std::vector<WardEntry> heap;
+    heap.reserve(pairs.size() * 2);
+    for (int64_t e : pairs) {
+      const int32_t i = (int32_t)(e / np), j = (int32_t)(e % np);
+      add(nbrs[i], j); add(nbrs[j], i);
+      heap.push_back({main_piece[i] && main_piece[j], cost(i, j), i, j, 0, 0});
+    }
+    std::make_heap(heap.begin(), heap.end(), WardGreater());
+    std::vector<int32_t> version(np, 0);
+    int64_t alive = np;
+    while (alive > n_target && !heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), WardGreater());
+      const WardEntry e = heap.back(); heap.pop_back();
+      const int32_t i = e.i, j = e.j;
+      if (version[i] != e.vi || version[j] != e.vj || parent[i] != i || parent[j] != j) continue;
+      parent[j] = i;
+      main_piece[i] = main_piece[i] || main_piece[j];
+      cnt[i] += cnt[j];
+      for (int64_t c = 0; c < C; ++c) sums[i * C + c] += sums[j * C + c];
+      version[i] += 1;
+      for (int32_t k : nbrs[j]) add(nbrs[i], k);
+      drop(nbrs[i], i); drop(nbrs[i], j);
+      for (int32_t k : nbrs[j]) if (k != i) { drop(nbrs[k], j); add(nbrs[k], i); }
+      nbrs[j].clear();
+      --alive;
+      for (int32_t k : nbrs[i]) {
+        const int32_t lo = i < k ? i : k, hi = i < k ? k : i;
+        heap.push_back({main_piece[lo] && main_piece[hi], cost(lo, hi), lo, hi, version[lo], version[hi]});
+        std::push_heap(heap.begin(), heap.end(), WardGreater());
+      }
+    }
+  }
+  std::vector<int32_t> relabel(np, -1);
+  int64_t n = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    int32_t r = piece[p];
+    while (parent[r] != r) r = parent[r];
+    if (relabel[r] < 0) relabel[r] = (int32_t)n++;
+    out[p] = relabel[r];
+  }
+  return n;
+}
+
+// labels [B, P] int64 (any values), img [B, H, W, C] uint8 or float32 in [0, 1], n_target >= 1 ->
+// (labels [B, P] int64 in 0..counts[b]-1, each label one 4-connected piece; counts [B] int64)
+std::vector<torch::Tensor> connect_regions(torch::Tensor labels, torch::Tensor img, int64_t n_target) {
+  TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
+  TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
+  img = img.contiguous(); labels = labels.contiguous();
+  const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W;
+  TORCH_CHECK(labels.numel() == B * P && labels.scalar_type() == torch::kInt64, "labels must be int64 [B, H * W]");
+  TORCH_CHECK(P < (int64_t)1 << 31, "image too large");
+  auto out = torch::empty({B, P}, torch::kInt64);
+  auto counts = torch::empty({B}, torch::kInt64);
+  const int64_t* L = labels.data_ptr<int64_t>();
+  int64_t* O = out.data_ptr<int64_t>();
+  int64_t* N = counts.data_ptr<int64_t>();
+  const bool u8 = img.scalar_type() == torch::kUInt8;
+  const uint8_t* I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
+  const float* IF = u8 ? nullptr : img.data_ptr<float>();
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<int32_t> piece, stack;
+    for (int64_t b = b0; b < b1; ++b) {
+      N[b] = u8 ? connect_one<uint8_t>(L + b * P, I8 + b * P * C, H, W, C, n_target, O + b * P, piece, stack)
+                : connect_one<float>(L + b * P, IF + b * P * C, H, W, C, n_target, O + b * P, piece, stack);
+    }
+  });
+  return {out, counts};
+}
+
 torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k);  // knn.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
   m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]");
   m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
+  m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions");
   m.def("knn_small", &knn_small, "kNN of many small 2-D graphs (stable order)");
 }

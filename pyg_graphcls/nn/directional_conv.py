@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from ..errors import GraphclsError
 
-__all__ = ["DirectionalConv", "DirectionalBlock", "direction_basis", "relative_positions", "full_grid_layout"]
+__all__ = ["DirectionalConv", "DirectionalBlock", "direction_basis", "neighbour_basis", "relative_positions",
+           "full_grid_layout"]
 
 Basis = tuple[Tensor, Optional[Tensor], Optional[Tensor]]
 
@@ -62,8 +63,26 @@ def direction_basis(pos: Tensor, edge_index: Tensor, directions: int = 8) -> Bas
         ``(lo [E], hi [E], frac [E])``; ``hi`` and ``frac`` are ``None`` when every
         edge sits on a kernel centre (then only ``lo`` is used).
     """
-    d = pos[edge_index[0]] - pos[edge_index[1]]
-    t = torch.atan2(d[:, 1], d[:, 0]) * (directions / (2 * math.pi))
+    return _offset_basis(pos[edge_index[0]] - pos[edge_index[1]], directions)
+
+
+def neighbour_basis(pos: Tensor, nbr: Tensor, directions: int = 8) -> Basis:
+    r""":func:`direction_basis` of the edges ``nbr[i, s] -> i`` of a fixed-degree neighbour table.
+
+    Args:
+        pos (Tensor): ``[M, 2]``.
+        nbr (Tensor): ``[M, k]`` (see :class:`~pyg_graphcls.nn.neighbours.NeighbourGraph`).
+        directions (int): :math:`K`.
+
+    Returns:
+        ``(lo [M, k], hi [M, k], frac [M, k])`` (``hi``, ``frac`` ``None`` as in :func:`direction_basis`).
+    """
+    d = pos.index_select(0, nbr.reshape(-1)).view(*nbr.shape, 2) - pos.unsqueeze(1)
+    return _offset_basis(d, directions)
+
+
+def _offset_basis(d: Tensor, directions: int) -> Basis:
+    t = torch.atan2(d[..., 1], d[..., 0]) * (directions / (2 * math.pi))
     t = torch.remainder(t, directions)
     r = torch.round(t)
     if d.numel() == 0 or bool(((t - r).abs() < 1e-4).all()):
@@ -142,6 +161,35 @@ class DirectionalConv(nn.Module):
             out = out / deg.clamp(min=1).unsqueeze(1)
         return out + y.view(n, k1, c)[:, self.directions] + self.bias
 
+    def forward_neighbours(self, x: Tensor, nbr: Tensor, basis: Basis, slot_mask: Optional[Tensor] = None) -> Tensor:
+        """The same layer on a fixed-degree neighbour table (equal to :meth:`forward` on its edges).
+
+        ``x [M, C_in]``, ``nbr [M, k]`` (sources of the edges into each node), ``basis`` from
+        :func:`neighbour_basis`, ``slot_mask [M, k]`` (``None``: every slot is an edge)
+        → ``[M, C_out]``: the messages are gathered ``[M, k, C_out]`` and summed over the slots.
+        """
+        n, k1, c = x.size(0), self.directions + 1, self.out_channels
+        k = nbr.size(1)
+        y = self.lin(x).view(n * k1, c)
+        lo, hi, frac = basis[:3]
+        base = nbr * k1
+        if frac is None:
+            w_lo = torch.ones(nbr.shape, dtype=y.dtype, device=y.device) if slot_mask is None else slot_mask.to(y.dtype)
+            idx, w = base + lo, w_lo
+        else:
+            f = frac.to(y.dtype)
+            w_lo, w_hi = 1 - f, f
+            if slot_mask is not None:
+                w_lo, w_hi = w_lo * slot_mask, w_hi * slot_mask
+            idx, w = torch.cat([base + lo, base + hi], 1), torch.cat([w_lo, w_hi], 1)
+        msg = y.index_select(0, idx.reshape(-1)).view(n, idx.size(1), c)
+        out = torch.bmm(w.unsqueeze(1), msg).squeeze(1)
+        if self.aggr == "mean":
+            deg = torch.full((n,), float(k), dtype=y.dtype, device=y.device) if slot_mask is None \
+                else slot_mask.sum(1).to(y.dtype)
+            out = out / deg.clamp(min=1).unsqueeze(1)
+        return out + y.view(n, k1, c)[:, self.directions] + self.bias
+
     def grid_weight(self) -> Tensor:
         """``[C_out, C_in, 3, 3]``: the ``conv2d`` kernel this layer is on an 8-neighbour grid (``aggr="sum"``).
 
@@ -195,7 +243,9 @@ class DirectionalBlock(nn.Module):
         dropout (float): dropout after the activation.
 
     Shapes: ``h [N, in_channels]`` → ``[N, out_channels]``; ``grid=(B, H, W)``
-    runs the conv as :meth:`DirectionalConv.forward_grid`.
+    runs the conv as :meth:`DirectionalConv.forward_grid`, ``nbr [N, k]`` (with
+    ``basis`` from :func:`neighbour_basis`, optional ``slot_mask``) as
+    :meth:`DirectionalConv.forward_neighbours`.
     """
 
     def __init__(self, conv: DirectionalConv, in_channels: int, out_channels: int, dropout: float = 0.0) -> None:
@@ -212,8 +262,14 @@ class DirectionalBlock(nn.Module):
             self.proj.reset_parameters()
 
     def forward(self, h: Tensor, edge_index: Optional[Tensor], basis: Optional[Basis],
-                grid: Optional[tuple[int, int, int]] = None) -> Tensor:
-        conv = self.conv(h, edge_index, basis) if grid is None else self.conv.forward_grid(h, grid)
+                grid: Optional[tuple[int, int, int]] = None, nbr: Optional[Tensor] = None,
+                slot_mask: Optional[Tensor] = None) -> Tensor:
+        if grid is not None:
+            conv = self.conv.forward_grid(h, grid)
+        elif nbr is not None:
+            conv = self.conv.forward_neighbours(h, nbr, basis, slot_mask)
+        else:
+            conv = self.conv(h, edge_index, basis)
         out = F.relu(self.bn(conv))
         out = F.dropout(out, self.dropout, self.training)
         return out + (self.proj(h) if self.proj is not None else h)

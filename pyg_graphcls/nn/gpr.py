@@ -9,6 +9,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import GraphclsError
+from .neighbours import gcn_propagate
 
 __all__ = ["GPRProp"]
 
@@ -53,6 +54,16 @@ class GPRProp(MessagePassing):
         h = x
         for k in range(1, self.K + 1):
             h = self.propagate(edge_index, x=h, norm=norm)
+            out = out + self.gamma[k] * h
+        return out
+
+    def forward_neighbours(self, x: Tensor, nbr: Tensor, weights: tuple[Tensor, Tensor]) -> Tensor:
+        """The same propagation in the fixed-degree neighbour layout: ``x [M, F]``, ``nbr [M, k]`` and
+        ``weights`` from :func:`~pyg_graphcls.nn.neighbours.gcn_weights` → ``[M, F]``."""
+        out = self.gamma[0] * x
+        h = x
+        for k in range(1, self.K + 1):
+            h = gcn_propagate(h, nbr, weights)
             out = out + self.gamma[k] * h
         return out
 

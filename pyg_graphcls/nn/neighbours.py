@@ -1,0 +1,164 @@
+r"""Fixed-degree neighbour layout: graphs whose nodes receive at most :math:`k` edges, as gathers.
+
+A kNN graph gives every node exactly :math:`k` incoming edges, so its edges fit
+a table ``nbr [M, k]``: row :math:`i` lists the sources :math:`j` of the edges
+:math:`j \to i`. Message passing over such a table is a gather
+(``h[nbr] -> [M, k, C]``) followed by a reduction over the slot dimension — no
+``scatter``/``index_add`` in the forward pass, no collation of ``edge_index``.
+Nodes with fewer in-edges have padding slots (``slot_mask`` false) that point
+at the node itself and carry weight 0.
+
+This module holds the layout (:class:`NeighbourGraph`, built from padded
+per-graph tensors by :func:`neighbour_graph`) and the propagations shared by
+several models: PyG's ``gcn_norm`` on it (:func:`gcn_weights`,
+:func:`gcn_propagate`) and ``GATConv`` on it (:func:`gat_conv`). Each equals
+its PyG counterpart on the same graphs, duplicate edges counted as often as
+they occur.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["NeighbourGraph", "neighbour_graph", "gather_neighbours", "gcn_weights", "gcn_propagate", "gat_conv"]
+
+
+class NeighbourGraph(NamedTuple):
+    r"""A batch of graphs in the fixed-degree layout; the real nodes of all graphs, graph after graph.
+
+    Attributes:
+        x (Tensor): node features ``[M, F]`` (float).
+        batch (Tensor): graph of each node ``[M]``.
+        size (int): number of graphs :math:`B`.
+        nbr (Tensor): ``[M, k]`` source node of each incoming slot (padding: the node itself).
+        slot_mask (Tensor, optional): ``[M, k]`` true for real edges; ``None`` when all slots are edges.
+        pos (Tensor, optional): ``[M, 2]`` node positions.
+        edge_attr (Tensor, optional): ``[M, k, D]`` features of edge ``nbr[i, s] -> i``.
+        image_size (Tensor, optional): ``[B, 2]`` ``(H, W)`` of each graph's image.
+    """
+    x: Tensor
+    batch: Tensor
+    size: int
+    nbr: Tensor
+    slot_mask: Optional[Tensor]
+    pos: Optional[Tensor]
+    edge_attr: Optional[Tensor]
+    image_size: Optional[Tensor]
+
+
+def neighbour_graph(x: Tensor, mask: Tensor, nbr: Tensor, nbr_mask: Optional[Tensor] = None,
+                    pos: Optional[Tensor] = None, edge_attr: Optional[Tensor] = None,
+                    image_size: Optional[Tensor] = None) -> NeighbourGraph:
+    r"""The :class:`NeighbourGraph` of padded graphs.
+
+    Args:
+        x (Tensor): ``[B, N, F]`` node features; graph :math:`b` has its
+            ``mask[b].sum()`` real nodes first.
+        mask (Tensor): ``[B, N]`` bool, real nodes (a prefix of each row).
+        nbr (Tensor): ``[B, N, k]`` local index of the source of each incoming slot.
+        nbr_mask (Tensor, optional): ``[B, N, k]`` real slots (``None``: all).
+        pos (Tensor, optional): ``[B, N, 2]``.
+        edge_attr (Tensor, optional): ``[B, N, k, D]``.
+        image_size (Tensor, optional): ``[B, 2]``.
+    """
+    B, N = mask.shape
+    k = nbr.size(-1)
+    counts = mask.sum(1)
+    ptr = torch.cumsum(counts, 0) - counts
+    real = mask.reshape(-1)
+    flat = (nbr + ptr.view(B, 1, 1)).reshape(B * N, k)[real]
+    slot = None
+    if nbr_mask is not None:
+        slot = nbr_mask.reshape(B * N, k)[real]
+        own = torch.arange(flat.size(0), device=flat.device).unsqueeze(1)
+        flat = torch.where(slot, flat, own)  # padding slots point at the node itself
+        if bool(slot.all()):
+            slot = None
+    batch = torch.repeat_interleave(torch.arange(B, device=x.device), counts)
+    return NeighbourGraph(
+        x.reshape(B * N, -1)[real].float(), batch, B, flat, slot,
+        None if pos is None else pos.reshape(B * N, -1)[real].float(),
+        None if edge_attr is None else edge_attr.reshape(B * N, k, -1)[real].float(),
+        image_size)
+
+
+def gather_neighbours(h: Tensor, nbr: Tensor) -> Tensor:
+    """``h[nbr]``: ``[M, C]`` node features, ``[M, k]`` sources → ``[M, k, C]``."""
+    return h.index_select(0, nbr.reshape(-1)).view(*nbr.shape, *h.shape[1:])
+
+
+def gcn_weights(g: NeighbourGraph, edge_weight: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    r"""PyG's ``gcn_norm`` (``add_remaining_self_loops``, fill value 1) in the neighbour layout.
+
+    .. math::
+        \hat a_{ij} = \hat d_j^{-1/2} \, w_{ji} \, \hat d_i^{-1/2}, \qquad
+        \hat d_i = w_{ii} + \sum_{j \ne i} w_{ji}
+
+    with :math:`w_{ii}` the weight of an existing self-loop of :math:`i`, else 1.
+
+    Args:
+        g (NeighbourGraph): the graphs.
+        edge_weight (Tensor, optional): ``[M, k]`` slot weights (default 1).
+
+    Returns:
+        ``(slot_norm [M, k], self_norm [M])``; self-loop and padding slots have weight 0
+        (a self-loop's weight is in ``self_norm``).
+    """
+    M = g.nbr.size(0)
+    w = torch.ones(g.nbr.shape, dtype=g.x.dtype, device=g.x.device) if edge_weight is None else edge_weight
+    own = torch.arange(M, device=g.nbr.device).unsqueeze(1)
+    loop = g.nbr == own
+    if g.slot_mask is not None:
+        w = w * g.slot_mask
+        loop = loop & g.slot_mask
+    loop_w = torch.where(loop, w, torch.zeros_like(w))
+    has_loop = loop.any(1)
+    self_w = torch.where(has_loop, loop_w.sum(1), torch.ones_like(loop_w[:, 0]))
+    w = w.masked_fill(loop, 0.0)
+    deg = self_w + w.sum(1)
+    dis = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
+    return dis.index_select(0, g.nbr.reshape(-1)).view_as(w) * w * dis.unsqueeze(1), self_w * dis * dis
+
+
+def gcn_propagate(h: Tensor, nbr: Tensor, weights: tuple[Tensor, Tensor]) -> Tensor:
+    r""":math:`\hat{\mathbf{A}} \mathbf{H}` with the weights of :func:`gcn_weights`: ``[M, C]`` → ``[M, C]``."""
+    slot_norm, self_norm = weights
+    msg = torch.bmm(slot_norm.unsqueeze(1), gather_neighbours(h, nbr)).squeeze(1)
+    return msg + self_norm.unsqueeze(1) * h
+
+
+def gat_conv(conv, h: Tensor, g: NeighbourGraph) -> Tensor:
+    r"""A PyG :class:`~torch_geometric.nn.GATConv` (one shared linear map, no edge features, no
+    residual) applied in the neighbour layout with its own parameters.
+
+    .. math::
+        \alpha_{ij} = \operatorname{softmax}_{j \in \mathcal{N}(i) \cup \{i\}}
+        \operatorname{LeakyReLU}(\mathbf{a}_s^\top \mathbf{W}\mathbf{h}_j + \mathbf{a}_d^\top \mathbf{W}\mathbf{h}_i),
+        \qquad \mathbf{h}_i' = \big\Vert_{\text{heads}} \textstyle\sum_j \alpha_{ij} \mathbf{W}\mathbf{h}_j + \mathbf{b}
+
+    Existing self-loops are replaced by one self-loop per node (``GATConv``'s
+    ``add_self_loops``), so the self term is a separate slot.
+
+    Shapes: ``h [M, C_in]`` → ``[M, heads * out_channels]`` (concatenated heads).
+    """
+    H, C = conv.heads, conv.out_channels
+    M, k = g.nbr.shape
+    xs = conv.lin(h).view(M, H, C)
+    a_src = (xs * conv.att_src).sum(-1)
+    a_dst = (xs * conv.att_dst).sum(-1)
+    own = torch.arange(M, device=h.device).unsqueeze(1)
+    drop = g.nbr == own  # self-loops (GATConv removes them, then adds one per node) and padding slots
+    if g.slot_mask is not None:
+        drop = drop | ~g.slot_mask
+    logits = gather_neighbours(a_src, g.nbr) + a_dst.unsqueeze(1)             # [M, k, H]
+    logits = logits.masked_fill(drop.unsqueeze(-1), float("-inf"))
+    logits = torch.cat([logits, (a_src + a_dst).unsqueeze(1)], 1)               # + the self slot
+    alpha = torch.softmax(F.leaky_relu(logits, conv.negative_slope), dim=1)
+    alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
+    vals = torch.cat([gather_neighbours(xs, g.nbr), xs.unsqueeze(1)], 1)        # [M, k + 1, H, C]
+    out = (alpha.unsqueeze(-1) * vals).sum(1)
+    out = out.reshape(M, H * C) if conv.concat else out.mean(1)
+    return out + conv.bias if conv.bias is not None else out

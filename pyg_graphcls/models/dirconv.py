@@ -125,18 +125,18 @@ class DirConvNet(nn.Module):
     def forward_dense(self, data) -> Tensor:
         """:meth:`forward` on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`):
         the same parameters and function, each block by
-        :meth:`~pyg_graphcls.nn.DirectionalConv.forward_neighbours` (gathers over the ``[M, k]`` table,
-        directions computed once per batch); BatchNorm and readout see the real nodes only."""
+        :meth:`~pyg_graphcls.nn.DirectionalConv.forward_neighbours` (the aggregation over the ``[M, k]``
+        table as one fixed sparse operator, built once per batch); BatchNorm and readout see the real nodes only."""
         if not self.supports_dense:
             raise GraphclsError("dirconv with grid pooling has no padded neighbour path; give it a PyG Batch")
         g = dense_graph(data)
         if g.pos is None:
             node_positions(g)  # the error of the sparse path
-        basis = neighbour_basis(g.pos, g.nbr, self.directions)
+        op = self.blocks[0].conv.slot_operator(g.nbr, neighbour_basis(g.pos, g.nbr, self.directions), g.slot_mask)
         h = self.embed(g.x)
         stages = []
-        for block in self.blocks:
-            h = block(h, None, basis, nbr=g.nbr, slot_mask=g.slot_mask)
+        for block in self.blocks:  # every block has the same directions and aggregation: one operator
+            h = block(h, None, None, op=op)
             stages.append((h, g.batch))
         return self.readout(stages, g.size)
 

@@ -81,7 +81,7 @@ class GatedGCN(nn.Module):
         e = self.embed_e(torch.cat([d, d.norm(dim=-1, keepdim=True)], -1))
         stages = [(h, g.batch)]
         for layer in self.layers:
-            h, e = layer.forward_neighbours(h, e, g.nbr, g.slot_mask)
+            h, e = layer.forward_neighbours(h, e, g)
             stages.append((h, g.batch))
         return self.readout(stages, g.size)
 

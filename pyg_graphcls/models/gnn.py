@@ -14,7 +14,7 @@ from torch_geometric.nn import GATConv, GCNConv
 
 from ..errors import GraphclsError
 from ..nn import GPRProp, Readout
-from ..nn.neighbours import gat_conv, gcn_propagate, gcn_weights
+from ..nn.neighbours import gat_conv, gcn_operator
 from .inputs import dense_graph, is_dense
 from .registry import register_model
 
@@ -126,22 +126,22 @@ class GraphClassifier(torch.nn.Module):
     def forward_dense(self, data) -> Tensor:
         r"""The same model on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`),
         with the same parameters: each ``GCNConv`` as :math:`\hat{\mathbf{A}}(\mathbf{H}\mathbf{W}^\top) +
-        \mathbf{b}` by :func:`~pyg_graphcls.nn.neighbours.gcn_propagate` (``gcn_norm`` computed once per
-        batch, shared by the layers), each ``GATConv`` by :func:`~pyg_graphcls.nn.neighbours.gat_conv`;
+        \mathbf{b}` with :math:`\hat{\mathbf{A}}` from :func:`~pyg_graphcls.nn.neighbours.gcn_operator`
+        (``gcn_norm`` computed once per batch, shared by the layers), each ``GATConv`` by :func:`~pyg_graphcls.nn.neighbours.gat_conv`;
         the real nodes only (padding never reaches a linear layer or the readout)."""
         g = dense_graph(data)
         h = g.x
-        weights = None
+        op = None
         if self.conv_type == "gcn" and len(self.convs):
             ew = None
             if self.use_edge_weight:
                 if g.edge_attr is None:
                     raise GraphclsError("edge_weight=True needs graphs with edge_attr")
                 ew = g.edge_attr[..., self.edge_weight_column]
-            weights = gcn_weights(g, ew)
+            op = gcn_operator(g, ew)
         for conv in self.convs:
             if self.conv_type == "gcn":
-                h = gcn_propagate(F.linear(h, conv.lin.weight), g.nbr, weights)
+                h = op(F.linear(h, conv.lin.weight))
                 if conv.bias is not None:
                     h = h + conv.bias
             elif self.conv_type == "gat":
@@ -199,7 +199,7 @@ class GPRClassifier(torch.nn.Module):
         x = F.dropout(x, p=self.dropout, training=self.training)
         x = self.lin2(x)
         if is_dense(data):
-            x = F.relu(self.prop.forward_neighbours(x, g.nbr, gcn_weights(g)))
+            x = F.relu(self.prop.forward_neighbours(x, gcn_operator(g)))
         else:
             x = F.relu(self.prop(x, data.edge_index))
         return self.head(self.readout(x, batch, size))

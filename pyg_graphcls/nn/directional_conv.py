@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GraphclsError
+from .neighbours import SlotOperator
 
 __all__ = ["DirectionalConv", "DirectionalBlock", "direction_basis", "neighbour_basis", "relative_positions",
            "full_grid_layout"]
@@ -161,34 +162,38 @@ class DirectionalConv(nn.Module):
             out = out / deg.clamp(min=1).unsqueeze(1)
         return out + y.view(n, k1, c)[:, self.directions] + self.bias
 
-    def forward_neighbours(self, x: Tensor, nbr: Tensor, basis: Basis, slot_mask: Optional[Tensor] = None) -> Tensor:
-        """The same layer on a fixed-degree neighbour table (equal to :meth:`forward` on its edges).
+    def slot_operator(self, nbr: Tensor, basis: Basis, slot_mask: Optional[Tensor] = None) -> SlotOperator:
+        r"""The aggregation of this layer over a fixed-degree neighbour table, as a
+        :class:`~pyg_graphcls.nn.neighbours.SlotOperator` on the rows of ``lin(x).view(M * (K + 1), C)``:
+        slot :math:`s` of node :math:`i` reads kernel rows :math:`k_{is}` and :math:`k_{is} + 1` of its
+        source with weights :math:`1 - \phi_{is}`, :math:`\phi_{is}` (divided by the in-degree for
+        ``aggr="mean"``), and one more slot reads its own self-kernel row with weight 1. It depends on the geometry only, so one serves every layer with the same
+        ``directions`` and ``aggr``.
 
-        ``x [M, C_in]``, ``nbr [M, k]`` (sources of the edges into each node), ``basis`` from
-        :func:`neighbour_basis`, ``slot_mask [M, k]`` (``None``: every slot is an edge)
-        → ``[M, C_out]``: the messages are gathered ``[M, k, C_out]`` and summed over the slots.
+        Args:
+            nbr (Tensor): ``[M, k]`` sources of the edges into each node.
+            basis: :func:`neighbour_basis` of ``nbr``.
+            slot_mask (Tensor, optional): ``[M, k]`` real slots (``None``: all).
         """
-        n, k1, c = x.size(0), self.directions + 1, self.out_channels
-        k = nbr.size(1)
-        y = self.lin(x).view(n * k1, c)
+        n, k1, k = nbr.size(0), self.directions + 1, nbr.size(1)
         lo, hi, frac = basis[:3]
         base = nbr * k1
+        ones = torch.ones(nbr.shape, device=nbr.device) if slot_mask is None else slot_mask.float()
         if frac is None:
-            w_lo = torch.ones(nbr.shape, dtype=y.dtype, device=y.device) if slot_mask is None else slot_mask.to(y.dtype)
-            idx, w = base + lo, w_lo
+            idx, w = base + lo, ones
         else:
-            f = frac.to(y.dtype)
-            w_lo, w_hi = 1 - f, f
-            if slot_mask is not None:
-                w_lo, w_hi = w_lo * slot_mask, w_hi * slot_mask
-            idx, w = torch.cat([base + lo, base + hi], 1), torch.cat([w_lo, w_hi], 1)
-        msg = y.index_select(0, idx.reshape(-1)).view(n, idx.size(1), c)
-        out = torch.bmm(w.unsqueeze(1), msg).squeeze(1)
+            f = frac.float()
+            idx, w = torch.cat([base + lo, base + hi], 1), torch.cat([(1 - f) * ones, f * ones], 1)
         if self.aggr == "mean":
-            deg = torch.full((n,), float(k), dtype=y.dtype, device=y.device) if slot_mask is None \
-                else slot_mask.sum(1).to(y.dtype)
-            out = out / deg.clamp(min=1).unsqueeze(1)
-        return out + y.view(n, k1, c)[:, self.directions] + self.bias
+            w = w / ones.sum(1, keepdim=True).clamp(min=1)
+        own = torch.arange(n, device=nbr.device).unsqueeze(1) * k1 + self.directions  # + W_0 x_i, weight 1
+        return SlotOperator(torch.cat([idx, own], 1), torch.cat([w, torch.ones_like(w[:, :1])], 1), n * k1)
+
+    def forward_neighbours(self, x: Tensor, op: SlotOperator) -> Tensor:
+        """The same layer on a fixed-degree neighbour table, equal to :meth:`forward` on its edges:
+        ``x [M, C_in]`` and ``op`` from :meth:`slot_operator` → ``[M, C_out]``."""
+        n, k1, c = x.size(0), self.directions + 1, self.out_channels
+        return torch.add(op(self.lin(x).view(n * k1, c)), self.bias)
 
     def grid_weight(self) -> Tensor:
         """``[C_out, C_in, 3, 3]``: the ``conv2d`` kernel this layer is on an 8-neighbour grid (``aggr="sum"``).
@@ -243,9 +248,8 @@ class DirectionalBlock(nn.Module):
         dropout (float): dropout after the activation.
 
     Shapes: ``h [N, in_channels]`` → ``[N, out_channels]``; ``grid=(B, H, W)``
-    runs the conv as :meth:`DirectionalConv.forward_grid`, ``nbr [N, k]`` (with
-    ``basis`` from :func:`neighbour_basis`, optional ``slot_mask``) as
-    :meth:`DirectionalConv.forward_neighbours`.
+    runs the conv as :meth:`DirectionalConv.forward_grid`, ``op`` (from
+    :meth:`DirectionalConv.slot_operator`) as :meth:`DirectionalConv.forward_neighbours`.
     """
 
     def __init__(self, conv: DirectionalConv, in_channels: int, out_channels: int, dropout: float = 0.0) -> None:
@@ -262,12 +266,11 @@ class DirectionalBlock(nn.Module):
             self.proj.reset_parameters()
 
     def forward(self, h: Tensor, edge_index: Optional[Tensor], basis: Optional[Basis],
-                grid: Optional[tuple[int, int, int]] = None, nbr: Optional[Tensor] = None,
-                slot_mask: Optional[Tensor] = None) -> Tensor:
+                grid: Optional[tuple[int, int, int]] = None, op: Optional[SlotOperator] = None) -> Tensor:
         if grid is not None:
             conv = self.conv.forward_grid(h, grid)
-        elif nbr is not None:
-            conv = self.conv.forward_neighbours(h, nbr, basis, slot_mask)
+        elif op is not None:
+            conv = self.conv.forward_neighbours(h, op)
         else:
             conv = self.conv(h, edge_index, basis)
         out = F.relu(self.bn(conv))

@@ -1,13 +1,11 @@
 r"""The residual GatedGCN layer (Bresson & Laurent 2017, in the form of Dwivedi et al. 2020)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .neighbours import gather_neighbours
+from .neighbours import NeighbourGraph
 
 __all__ = ["GatedGCNLayer"]
 
@@ -39,7 +37,8 @@ class GatedGCNLayer(nn.Module):
           (``j = edge_index[0]`` → ``i = edge_index[1]``)
         - **output:** ``(h' [N, hidden], e' [E, hidden])``
         - :meth:`forward_neighbours`: ``h [M, hidden]``, ``e [M, k, hidden]`` (edge
-          ``nbr[i, s] -> i`` in slot ``s`` of node ``i``), ``nbr [M, k]``, ``slot_mask [M, k]``
+          ``nbr[i, s] -> i`` in slot ``s`` of node ``i``), the
+          :class:`~pyg_graphcls.nn.neighbours.NeighbourGraph` ``g``
           → ``(h' [M, hidden], e' [M, k, hidden])``
     """
 
@@ -68,16 +67,16 @@ class GatedGCNLayer(nn.Module):
         e_new = F.dropout(F.relu(self.bn_e(e_hat)), self.dropout, self.training)
         return h + h_new, e + e_new
 
-    def forward_neighbours(self, h: Tensor, e: Tensor, nbr: Tensor,
-                           slot_mask: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward_neighbours(self, h: Tensor, e: Tensor, g: NeighbourGraph) -> tuple[Tensor, Tensor]:
         """The same layer on a fixed-degree neighbour table: gathers and sums over the slots instead
         of ``index_add``; the edge BatchNorm sees the real edges only (padding slots are left out)."""
         m, k, c = e.shape
-        e_hat = self.C(e) + self.D(h).unsqueeze(1) + gather_neighbours(self.E(h), nbr)
+        slot_mask = g.slot_mask
+        e_hat = self.C(e) + self.D(h).unsqueeze(1) + g.gather(self.E(h))
         gate = torch.sigmoid(e_hat)
         if slot_mask is not None:
             gate = gate * slot_mask.unsqueeze(-1).to(gate.dtype)
-        num = (gate * gather_neighbours(self.B(h), nbr)).sum(1)
+        num = (gate * g.gather(self.B(h))).sum(1)
         h_new = self.A(h) + num / (gate.sum(1) + 1e-6)
         h_new = F.dropout(F.relu(self.bn_h(h_new)), self.dropout, self.training)
         if self.bn_e is None:

@@ -9,7 +9,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import GraphclsError
-from .neighbours import gcn_propagate
+from .neighbours import SlotOperator
 
 __all__ = ["GPRProp"]
 
@@ -57,13 +57,13 @@ class GPRProp(MessagePassing):
             out = out + self.gamma[k] * h
         return out
 
-    def forward_neighbours(self, x: Tensor, nbr: Tensor, weights: tuple[Tensor, Tensor]) -> Tensor:
-        """The same propagation in the fixed-degree neighbour layout: ``x [M, F]``, ``nbr [M, k]`` and
-        ``weights`` from :func:`~pyg_graphcls.nn.neighbours.gcn_weights` → ``[M, F]``."""
+    def forward_neighbours(self, x: Tensor, adj: SlotOperator) -> Tensor:
+        """The same propagation in the fixed-degree neighbour layout: ``x [M, F]`` and :math:`\\hat{\\mathbf{A}}`
+        from :func:`~pyg_graphcls.nn.neighbours.gcn_operator` → ``[M, F]``."""
         out = self.gamma[0] * x
         h = x
         for k in range(1, self.K + 1):
-            h = gcn_propagate(h, nbr, weights)
+            h = adj(h)
             out = out + self.gamma[k] * h
         return out
 

@@ -10,23 +10,82 @@ at the node itself and carry weight 0.
 
 This module holds the layout (:class:`NeighbourGraph`, built from padded
 per-graph tensors by :func:`neighbour_graph`) and the propagations shared by
-several models: PyG's ``gcn_norm`` on it (:func:`gcn_weights`,
-:func:`gcn_propagate`) and ``GATConv`` on it (:func:`gat_conv`). Each equals
+several models: :class:`SlotOperator` (a gather or weighted sum over the slots
+whose backward pass reads a transposed table instead of scattering), PyG's
+``gcn_norm`` on it (:func:`gcn_operator`) and ``GATConv`` on it (:func:`gat_conv`). Each equals
 its PyG counterpart on the same graphs, duplicate edges counted as often as
 they occur.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["NeighbourGraph", "neighbour_graph", "gather_neighbours", "gcn_weights", "gcn_propagate", "gat_conv"]
+__all__ = ["NeighbourGraph", "SlotOperator", "neighbour_graph", "gcn_operator", "gat_conv"]
 
 
-class NeighbourGraph(NamedTuple):
+class SlotOperator:
+    r"""The fixed sparse matrix :math:`\mathbf{S}` of a weighted slot table, applied with its transpose
+    precomputed.
+
+    .. math::
+        (\mathbf{S}\mathbf{Y})_m = \sum_{s} w_{ms} \, \mathbf{y}_{\mathrm{idx}[m, s]}
+
+    Forward is a CSR matrix product, backward :math:`\mathbf{S}^\top \mathbf{G}` with the
+    transpose built once (sorted by source row), so neither direction scatters with atomics.
+    The weights are constants (geometry, normalisation): gradients flow to :math:`\mathbf{Y}` only.
+
+    Args:
+        idx (Tensor): ``[M, s]`` rows of :math:`\mathbf{Y}` read by each output row.
+        weight (Tensor, optional): ``[M, s]`` (``None``: a plain gather, ``[M, s]`` rows out).
+        num_rows (int): rows of :math:`\mathbf{Y}`.
+    """
+
+    def __init__(self, idx: Tensor, weight: Optional[Tensor], num_rows: int) -> None:
+        m, s = idx.shape
+        flat = idx.reshape(-1)
+        dev = idx.device
+        self.idx, self.shape, self.gather = flat, (m, s), weight is None
+        out_rows = m * s if weight is None else m
+        w = torch.ones(flat.numel(), device=dev) if weight is None else weight.reshape(-1).float()
+        crow = torch.arange(0, m * s + 1, 1 if weight is None else s, device=dev)
+        i32 = torch.int32  # the index type the CSR kernels use: no conversion per product
+        self.A = torch.sparse_csr_tensor(crow.to(i32), flat.to(i32), w, (out_rows, num_rows), check_invariants=False)
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=num_rows)
+        tcrow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        tcol = order if weight is None else order // s
+        self.At = torch.sparse_csr_tensor(tcrow.to(i32), tcol.to(i32), w[order], (num_rows, out_rows),
+                                          check_invariants=False)
+
+    def __call__(self, y: Tensor) -> Tensor:
+        """``y [num_rows, *C]`` → ``[M, *C]`` (weighted) or ``[M, s, *C]`` (gather)."""
+        tail = y.shape[1:]
+        out = _SlotProduct.apply(y.reshape(y.size(0), -1), self)
+        return out.view(*self.shape, *tail) if self.gather else out.view(self.shape[0], *tail)
+
+
+class _SlotProduct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y: Tensor, op: SlotOperator) -> Tensor:
+        ctx.op = op
+        if op.gather:
+            return y.index_select(0, op.idx)
+        return _matmul(op.A, y)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _matmul(ctx.op.At, grad.contiguous()), None
+
+
+def _matmul(a: Tensor, y: Tensor) -> Tensor:
+    return (a if a.dtype == y.dtype else a.to(y.dtype)) @ y
+
+
+class NeighbourGraph:
     r"""A batch of graphs in the fixed-degree layout; the real nodes of all graphs, graph after graph.
 
     Attributes:
@@ -39,14 +98,19 @@ class NeighbourGraph(NamedTuple):
         edge_attr (Tensor, optional): ``[M, k, D]`` features of edge ``nbr[i, s] -> i``.
         image_size (Tensor, optional): ``[B, 2]`` ``(H, W)`` of each graph's image.
     """
-    x: Tensor
-    batch: Tensor
-    size: int
-    nbr: Tensor
-    slot_mask: Optional[Tensor]
-    pos: Optional[Tensor]
-    edge_attr: Optional[Tensor]
-    image_size: Optional[Tensor]
+
+    def __init__(self, x: Tensor, batch: Tensor, size: int, nbr: Tensor, slot_mask: Optional[Tensor] = None,
+                 pos: Optional[Tensor] = None, edge_attr: Optional[Tensor] = None,
+                 image_size: Optional[Tensor] = None) -> None:
+        self.x, self.batch, self.size, self.nbr, self.slot_mask = x, batch, size, nbr, slot_mask
+        self.pos, self.edge_attr, self.image_size = pos, edge_attr, image_size
+        self._gather: Optional[SlotOperator] = None
+
+    def gather(self, h: Tensor) -> Tensor:
+        """``h[nbr]``: ``[M, *C]`` → ``[M, k, *C]`` (a :class:`SlotOperator` built once per batch)."""
+        if self._gather is None:
+            self._gather = SlotOperator(self.nbr, None, self.nbr.size(0))
+        return self._gather(h)
 
 
 def neighbour_graph(x: Tensor, mask: Tensor, nbr: Tensor, nbr_mask: Optional[Tensor] = None,
@@ -85,27 +149,20 @@ def neighbour_graph(x: Tensor, mask: Tensor, nbr: Tensor, nbr_mask: Optional[Ten
         image_size)
 
 
-def gather_neighbours(h: Tensor, nbr: Tensor) -> Tensor:
-    """``h[nbr]``: ``[M, C]`` node features, ``[M, k]`` sources → ``[M, k, C]``."""
-    return h.index_select(0, nbr.reshape(-1)).view(*nbr.shape, *h.shape[1:])
-
-
-def gcn_weights(g: NeighbourGraph, edge_weight: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-    r"""PyG's ``gcn_norm`` (``add_remaining_self_loops``, fill value 1) in the neighbour layout.
+def gcn_operator(g: NeighbourGraph, edge_weight: Optional[Tensor] = None) -> SlotOperator:
+    r"""PyG's ``gcn_norm`` (``add_remaining_self_loops``, fill value 1) in the neighbour layout, as the
+    :class:`SlotOperator` :math:`\hat{\mathbf{A}}` (one per batch, shared by every layer).
 
     .. math::
-        \hat a_{ij} = \hat d_j^{-1/2} \, w_{ji} \, \hat d_i^{-1/2}, \qquad
+        (\hat{\mathbf{A}}\mathbf{H})_i = \frac{w_{ii}}{\hat d_i} \mathbf{h}_i + \sum_{j \ne i}
+        \hat d_j^{-1/2} \, w_{ji} \, \hat d_i^{-1/2} \mathbf{h}_j, \qquad
         \hat d_i = w_{ii} + \sum_{j \ne i} w_{ji}
 
-    with :math:`w_{ii}` the weight of an existing self-loop of :math:`i`, else 1.
+    with :math:`w_{ii}` the weight of an existing self-loop of :math:`i` (summed if several), else 1.
 
     Args:
         g (NeighbourGraph): the graphs.
         edge_weight (Tensor, optional): ``[M, k]`` slot weights (default 1).
-
-    Returns:
-        ``(slot_norm [M, k], self_norm [M])``; self-loop and padding slots have weight 0
-        (a self-loop's weight is in ``self_norm``).
     """
     M = g.nbr.size(0)
     w = torch.ones(g.nbr.shape, dtype=g.x.dtype, device=g.x.device) if edge_weight is None else edge_weight
@@ -115,19 +172,12 @@ def gcn_weights(g: NeighbourGraph, edge_weight: Optional[Tensor] = None) -> tupl
         w = w * g.slot_mask
         loop = loop & g.slot_mask
     loop_w = torch.where(loop, w, torch.zeros_like(w))
-    has_loop = loop.any(1)
-    self_w = torch.where(has_loop, loop_w.sum(1), torch.ones_like(loop_w[:, 0]))
+    self_w = torch.where(loop.any(1), loop_w.sum(1), torch.ones_like(loop_w[:, 0]))
     w = w.masked_fill(loop, 0.0)
     deg = self_w + w.sum(1)
     dis = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
-    return dis.index_select(0, g.nbr.reshape(-1)).view_as(w) * w * dis.unsqueeze(1), self_w * dis * dis
-
-
-def gcn_propagate(h: Tensor, nbr: Tensor, weights: tuple[Tensor, Tensor]) -> Tensor:
-    r""":math:`\hat{\mathbf{A}} \mathbf{H}` with the weights of :func:`gcn_weights`: ``[M, C]`` → ``[M, C]``."""
-    slot_norm, self_norm = weights
-    msg = torch.bmm(slot_norm.unsqueeze(1), gather_neighbours(h, nbr)).squeeze(1)
-    return msg + self_norm.unsqueeze(1) * h
+    slot_norm = dis.index_select(0, g.nbr.reshape(-1)).view_as(w) * w * dis.unsqueeze(1)
+    return SlotOperator(torch.cat([g.nbr, own], 1), torch.cat([slot_norm, (self_w * dis * dis).unsqueeze(1)], 1), M)
 
 
 def gat_conv(conv, h: Tensor, g: NeighbourGraph) -> Tensor:
@@ -153,12 +203,12 @@ def gat_conv(conv, h: Tensor, g: NeighbourGraph) -> Tensor:
     drop = g.nbr == own  # self-loops (GATConv removes them, then adds one per node) and padding slots
     if g.slot_mask is not None:
         drop = drop | ~g.slot_mask
-    logits = gather_neighbours(a_src, g.nbr) + a_dst.unsqueeze(1)             # [M, k, H]
+    logits = g.gather(a_src) + a_dst.unsqueeze(1)             # [M, k, H]
     logits = logits.masked_fill(drop.unsqueeze(-1), float("-inf"))
     logits = torch.cat([logits, (a_src + a_dst).unsqueeze(1)], 1)               # + the self slot
     alpha = torch.softmax(F.leaky_relu(logits, conv.negative_slope), dim=1)
     alpha = F.dropout(alpha, p=conv.dropout, training=conv.training)
-    vals = torch.cat([gather_neighbours(xs, g.nbr), xs.unsqueeze(1)], 1)        # [M, k + 1, H, C]
+    vals = torch.cat([g.gather(xs), xs.unsqueeze(1)], 1)        # [M, k + 1, H, C]
     out = (alpha.unsqueeze(-1) * vals).sum(1)
     out = out.reshape(M, H * C) if conv.concat else out.mean(1)
     return out + conv.bias if conv.bias is not None else out

@@ -18,6 +18,7 @@ they occur.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -52,14 +53,17 @@ class SlotOperator:
         out_rows = m * s if weight is None else m
         w = torch.ones(flat.numel(), device=dev) if weight is None else weight.reshape(-1).float()
         crow = torch.arange(0, m * s + 1, 1 if weight is None else s, device=dev)
-        i32 = torch.int32  # the index type the CSR kernels use: no conversion per product
-        self.A = torch.sparse_csr_tensor(crow.to(i32), flat.to(i32), w, (out_rows, num_rows), check_invariants=False)
         order = torch.argsort(flat, stable=True)
         counts = torch.bincount(flat, minlength=num_rows)
         tcrow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         tcol = order if weight is None else order // s
-        self.At = torch.sparse_csr_tensor(tcrow.to(i32), tcol.to(i32), w[order], (num_rows, out_rows),
-                                          check_invariants=False)
+        i32 = torch.int32  # the index type the CSR kernels use: no conversion per product
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
+            warnings.simplefilter("ignore", UserWarning)
+            self.A = torch.sparse_csr_tensor(crow.to(i32), flat.to(i32), w, (out_rows, num_rows),
+                                             check_invariants=False)
+            self.At = torch.sparse_csr_tensor(tcrow.to(i32), tcol.to(i32), w[order], (num_rows, out_rows),
+                                              check_invariants=False)
 
     def __call__(self, y: Tensor) -> Tensor:
         """``y [num_rows, *C]`` → ``[M, *C]`` (weighted) or ``[M, s, *C]`` (gather)."""

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..errors import GraphclsError
 
-__all__ = ["PackedGraphs", "PackedLoader", "DenseGraphBatch", "pack_rule", "MAX_DEGREE", "MAX_NODES"]
+__all__ = ["PackedGraphs", "PackedLoader", "DenseGraphBatch", "pack_rule", "dense_view", "MAX_DEGREE", "MAX_NODES"]
 
 #: largest in-degree :math:`k` the Trainer packs by itself
 MAX_DEGREE = 32
@@ -126,6 +126,10 @@ def pack_rule(dataset) -> Optional[str]:
         store, slices = _storage(dataset)
     except GraphclsError as e:
         return str(e)
+    return _storage_rule(store, slices)
+
+
+def _storage_rule(store: dict, slices: dict) -> Optional[str]:
     for key in ("x", "edge_index", "y"):
         if key not in store:
             return f"graphs have no {key!r}"
@@ -138,6 +142,42 @@ def pack_rule(dataset) -> Optional[str]:
     if L["G"] * L["N"] > 2 * L["M"] or L["M"] * L["k"] > 2 * E + L["M"]:
         return "graph sizes or in-degrees too uneven for padding"
     return None
+
+
+def dense_view(dataset, model, dense: Optional[bool] = None, task: str = "single",
+               device: Optional[torch.device] = None):
+    r"""The data set the Trainer feeds ``model``: ``dataset`` packed as :class:`PackedGraphs` (on
+    ``device``) when the dense path applies, ``dataset`` itself otherwise.
+
+    The dense path applies when ``model.supports_dense`` is true, ``task`` is
+    ``"single"`` and :func:`pack_rule` accepts the data set. ``dense=None``
+    chooses by that rule, ``dense=False`` never packs, ``dense=True`` packs or
+    raises :class:`~pyg_graphcls.errors.GraphclsError` saying why it cannot.
+    A :class:`PackedGraphs` is used as it is (moved to ``device``).
+    """
+    if dataset is None or dense is False:
+        return dataset
+    if isinstance(dataset, PackedGraphs):
+        return dataset.to(device) if device is not None else dataset
+    why = None
+    if not getattr(model, "supports_dense", False):
+        why = f"the model {type(model).__name__} has no dense path"
+    elif task != "single":
+        why = f"task {task!r} (the dense path is for single-label graphs)"
+    elif getattr(dataset, "transform", None) is not None:
+        why = "the data set has a transform (applied per access, e.g. augmentation)"
+    else:
+        try:
+            storage = _storage(dataset)  # collated once, for the rule and the packing
+            why = _storage_rule(*storage)
+        except GraphclsError as e:
+            why = str(e)
+    if why is None:
+        packed = PackedGraphs(storage)
+        return packed.to(device) if device is not None else packed
+    if dense:
+        raise GraphclsError(f"dense=True but the data cannot take the dense path: {why}")
+    return dataset
 
 
 class PackedGraphs:

@@ -137,8 +137,8 @@ class DirConvNet(nn.Module):
         stages = []
         for block in self.blocks:  # every block has the same directions and aggregation: one operator
             h = block(h, None, None, op=op)
-            stages.append((h, g.batch))
-        return self.readout(stages, g.size)
+            stages.append(g.pad(h))
+        return self.readout.forward_dense(stages, g.node_mask)
 
     def _forward_grid(self, x: Tensor, b: int, h_: int, w_: int) -> Tensor:
         """:meth:`forward` on ``b`` complete grids whose nodes ``x`` are in row-major order (see ``dense_grid``)."""

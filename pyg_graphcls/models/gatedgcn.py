@@ -79,11 +79,11 @@ class GatedGCN(nn.Module):
         d = (pos.index_select(0, g.nbr.reshape(-1)).view(*g.nbr.shape, 2) - pos.unsqueeze(1)) / scale
         h = self.embed_h(g.x)
         e = self.embed_e(torch.cat([d, d.norm(dim=-1, keepdim=True)], -1))
-        stages = [(h, g.batch)]
+        stages = [g.pad(h)]
         for layer in self.layers:
             h, e = layer.forward_neighbours(h, e, g)
-            stages.append((h, g.batch))
-        return self.readout(stages, g.size)
+            stages.append(g.pad(h))
+        return self.readout.forward_dense(stages, g.node_mask)
 
 
 @register_model("gatedgcn")

@@ -128,7 +128,8 @@ class GraphClassifier(torch.nn.Module):
         with the same parameters: each ``GCNConv`` as :math:`\hat{\mathbf{A}}(\mathbf{H}\mathbf{W}^\top) +
         \mathbf{b}` with :math:`\hat{\mathbf{A}}` from :func:`~pyg_graphcls.nn.neighbours.gcn_operator`
         (``gcn_norm`` computed once per batch, shared by the layers), each ``GATConv`` by :func:`~pyg_graphcls.nn.neighbours.gat_conv`;
-        the real nodes only (padding never reaches a linear layer or the readout)."""
+        the real nodes only (padding never reaches a linear layer; the readout pools the padded
+        layout with the padding masked out)."""
         g = dense_graph(data)
         h = g.x
         op = None
@@ -149,7 +150,7 @@ class GraphClassifier(torch.nn.Module):
             else:
                 h = conv(h)
             h = F.relu(h)
-        out = self.readout(h, g.batch, g.size)
+        out = self.readout.dense(g.pad(h), g.node_mask)
         out = F.dropout(out, p=self.dropout, training=self.training)
         return self.head(out)
 
@@ -200,8 +201,8 @@ class GPRClassifier(torch.nn.Module):
         x = self.lin2(x)
         if is_dense(data):
             x = F.relu(self.prop.forward_neighbours(x, gcn_operator(g)))
-        else:
-            x = F.relu(self.prop(x, data.edge_index))
+            return self.head(self.readout.dense(g.pad(x), g.node_mask))
+        x = F.relu(self.prop(x, data.edge_index))
         return self.head(self.readout(x, batch, size))
 
 

@@ -101,14 +101,27 @@ class NeighbourGraph:
         pos (Tensor, optional): ``[M, 2]`` node positions.
         edge_attr (Tensor, optional): ``[M, k, D]`` features of edge ``nbr[i, s] -> i``.
         image_size (Tensor, optional): ``[B, 2]`` ``(H, W)`` of each graph's image.
+        node_mask (Tensor, optional): ``[B, N]`` the real nodes of the padded layout (``None``: all
+            :math:`B N` nodes are real); :meth:`pad` puts node features back in it.
     """
 
     def __init__(self, x: Tensor, batch: Tensor, size: int, nbr: Tensor, slot_mask: Optional[Tensor] = None,
                  pos: Optional[Tensor] = None, edge_attr: Optional[Tensor] = None,
-                 image_size: Optional[Tensor] = None) -> None:
+                 image_size: Optional[Tensor] = None, node_mask: Optional[Tensor] = None,
+                 max_nodes: Optional[int] = None) -> None:
         self.x, self.batch, self.size, self.nbr, self.slot_mask = x, batch, size, nbr, slot_mask
         self.pos, self.edge_attr, self.image_size = pos, edge_attr, image_size
+        self.node_mask = node_mask
+        self.max_nodes = max_nodes if max_nodes is not None else (x.size(0) // max(size, 1))
+        self._node_index = None if node_mask is None else node_mask.reshape(-1).nonzero().squeeze(1)
         self._gather: Optional[SlotOperator] = None
+
+    def pad(self, h: Tensor) -> Tensor:
+        """Node features ``[M, C]`` in the padded layout ``[B, N, C]`` (zeros at padding; see ``node_mask``)."""
+        if self._node_index is None:
+            return h.view(self.size, self.max_nodes, *h.shape[1:])
+        out = h.new_zeros(self.size * self.max_nodes, *h.shape[1:]).index_copy(0, self._node_index, h)
+        return out.view(self.size, self.max_nodes, *h.shape[1:])
 
     def gather(self, h: Tensor) -> Tensor:
         """``h[nbr]``: ``[M, *C]`` → ``[M, k, *C]`` (a :class:`SlotOperator` built once per batch)."""
@@ -150,7 +163,7 @@ def neighbour_graph(x: Tensor, mask: Tensor, nbr: Tensor, nbr_mask: Optional[Ten
         x.reshape(B * N, -1)[real].float(), batch, B, flat, slot,
         None if pos is None else pos.reshape(B * N, -1)[real].float(),
         None if edge_attr is None else edge_attr.reshape(B * N, k, -1)[real].float(),
-        image_size)
+        image_size, None if bool(mask.all()) else mask, N)
 
 
 def gcn_operator(g: NeighbourGraph, edge_weight: Optional[Tensor] = None) -> SlotOperator:

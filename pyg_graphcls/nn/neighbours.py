@@ -86,6 +86,8 @@ class _SlotProduct(torch.autograd.Function):
 
 
 def _matmul(a: Tensor, y: Tensor) -> Tensor:
+    if y.dtype in (torch.float16, torch.bfloat16):  # mixed precision: the sparse product in float32
+        return (a @ y.float()).to(y.dtype)
     return (a if a.dtype == y.dtype else a.to(y.dtype)) @ y
 
 
@@ -150,7 +152,7 @@ def neighbour_graph(x: Tensor, mask: Tensor, nbr: Tensor, nbr_mask: Optional[Ten
     counts = mask.sum(1)
     ptr = torch.cumsum(counts, 0) - counts
     real = mask.reshape(-1)
-    flat = (nbr + ptr.view(B, 1, 1)).reshape(B * N, k)[real]
+    flat = (nbr.long() + ptr.view(B, 1, 1)).reshape(B * N, k)[real]
     slot = None
     if nbr_mask is not None:
         slot = nbr_mask.reshape(B * N, k)[real]

@@ -199,7 +199,7 @@ class PackedGraphs:
     ``image_size`` are kept when present.
 
     Shapes:
-        ``x [G, N, F]``, ``mask [G, N]``, ``nbr [G, N, k]``, ``nbr_mask [G, N, k]`` or ``None``,
+        ``x [G, N, F]``, ``mask [G, N]``, ``nbr [G, N, k]`` (int32), ``nbr_mask [G, N, k]`` or ``None``,
         ``pos [G, N, 2]``, ``edge_attr [G, N, k, D]``, ``image_size [G, 2]``, ``y [G]``
         (``[G, C]`` for multi-hot labels), ``num_nodes [G]``.
     """
@@ -239,8 +239,8 @@ class PackedGraphs:
             self.image_size = store["image_size"].reshape(G, 2)
         # neighbour table: padding slots point at the node itself
         ei, eg, slot = store["edge_index"].long(), L["egraph"], L["slot"]
-        self.nbr = torch.arange(N).view(1, N, 1).repeat(G, 1, k)
-        self.nbr[eg, ei[1], slot] = ei[0]
+        self.nbr = torch.arange(N, dtype=torch.int32).view(1, N, 1).repeat(G, 1, k)  # int32: half the memory
+        self.nbr[eg, ei[1], slot] = ei[0].to(torch.int32)
         self.nbr_mask = None
         if bool((L["indeg"] < k).any()):
             self.nbr_mask = torch.zeros(G, N, k, dtype=torch.bool)

@@ -73,6 +73,9 @@ def test_dense_equals_sparse_on_knn_graphs(digits, name, kw):
     graphs = superpixel_list(digits)
     assert len({g.num_nodes for g in graphs}) > 1  # graphs of different sizes in one batch
     compare(name, kw, graphs)
+    same = [graphs[0], graphs[0].clone(), graphs[0].clone()]  # no padding at all
+    same[1].x = same[1].x.flip(0)
+    compare(name, kw, same)
 
 
 @pytest.mark.parametrize("name,kw", MODELS)

@@ -3,8 +3,10 @@ r"""Fixed-degree neighbour layout: graphs whose nodes receive at most :math:`k` 
 A kNN graph gives every node exactly :math:`k` incoming edges, so its edges fit
 a table ``nbr [M, k]``: row :math:`i` lists the sources :math:`j` of the edges
 :math:`j \to i`. Message passing over such a table is a gather
-(``h[nbr] -> [M, k, C]``) followed by a reduction over the slot dimension — no
-``scatter``/``index_add`` in the forward pass, no collation of ``edge_index``.
+(``h[nbr] -> [M, k, C]``) followed by a reduction over the slot dimension, or
+both at once as one product with a fixed sparse matrix whose transpose is built
+once per batch (:class:`SlotOperator`): no atomic ``scatter``/``index_add`` in
+either direction, no collation of ``edge_index``.
 Nodes with fewer in-edges have padding slots (``slot_mask`` false) that point
 at the node itself and carry weight 0.
 

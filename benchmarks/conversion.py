@@ -8,7 +8,7 @@ best round of each counts. Reference: ``torch_geometric.transforms.ToSLIC``
 (``n_segments=75``; compactness 0.1 for grayscale, scikit-image's 10 for RGB,
 the package defaults) then ``knn_graph(pos, 8)`` (our kNN: torch-cluster is
 not installed), one image per call, one torch thread. Fast path:
-:func:`pyg_graphcls.graphs.fast_slic.superpixel_graphs` with one thread and
+:func:`pyg_graphcls.graphs.superpixels.superpixel_graphs` with one thread and
 with ``--workers`` processes. Quality: per-image segment counts, boundary
 recall (tolerance 1 and 2 px) and under-segmentation error of the fast
 segmentation against scikit-image's ``slic`` on the same images, next to a
@@ -36,7 +36,8 @@ import numpy as np
 import torch
 
 from pyg_graphcls.graphs.edges import knn_graph
-from pyg_graphcls.graphs.fast_slic import _grid, batched_slic, superpixel_graphs
+from pyg_graphcls.graphs.batched_slic import _grid, batched_slic
+from pyg_graphcls.graphs.superpixels import superpixel_graphs
 from pyg_graphcls.graphs.quality import boundary_recall, segment_count, undersegmentation_error
 from pyg_graphcls.graphs.superpixels import slic_segments
 

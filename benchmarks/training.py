@@ -34,18 +34,11 @@ import torch.nn.functional as F
 
 from benchmarks import print_md_table
 from pyg_graphcls.graphs import superpixel_graphs
+from pyg_graphcls.graphs.storage import storage_to_list
 from pyg_graphcls.models import create_model
 from pyg_graphcls.train.fast import PackedGraphs
 
 MODELS = ("mlp", "gcn", "gat", "dirconv", "gatedgcn")
-
-
-def storage_to_list(store: dict, slices: dict) -> list:
-    """The graphs of collated ``(store, slices)`` storage as a list of ``Data`` (PyG's ``separate``)."""
-    from torch_geometric.data import Data
-    from torch_geometric.data.separate import separate
-    data = Data.from_dict(store)
-    return [separate(Data, data, i, slices, decrement=False) for i in range(len(slices["x"]) - 1)]
 
 
 class PlainGCN(torch.nn.Module):
@@ -142,7 +135,7 @@ def grid_speed(n: int, threads: int, rounds: int) -> dict:
     from torch_geometric.data import Batch
     from pyg_graphcls.datasets import load_images
     from pyg_graphcls.graphs import pixel_grid_graph
-    from pyg_graphcls.recipes import GRID_GRAPH
+    GRID_GRAPH = {"connectivity": 8, "position": True}  # references/configs/dirconv-grid.toml
     torch.set_num_threads(threads)
     imgs, labels = load_images("fashion-mnist")[:2]
     imgs, labels = imgs[:n], labels[:n].astype(np.int64)

@@ -1,7 +1,10 @@
-"""The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``show``, ``bench``.
+"""The ``graphcls`` command: ``convert``, ``train``, ``evaluate``, ``predict``, ``explain``, ``show``, ``bench``.
 
 Every user-facing failure (bad argument, unreadable data, wrong checkpoint)
-ends with one line ``graphcls: error: ...`` and exit code 2.
+ends with one line ``graphcls: error: ...`` and exit code 2: arguments are
+checked at the entry (:mod:`pyg_graphcls.validate`) before any work, and any
+remaining error is turned into that line by :func:`main` (``--debug`` shows the
+traceback instead).
 
 Image folders (``folder:DIR``) skip and list the files they cannot use
 unless ``--strict``; array data sets (IDX, sample) fail on the first bad
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -20,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .errors import GraphclsError
+from .errors import GraphclsError, one_line
+from .validate import model_kwargs_from_args, validate_args
 
 __all__ = ["main", "build_parser", "graph_kwargs_from_args", "HEADS"]
 
@@ -33,12 +36,16 @@ def _csv(text: str) -> list[str]:
     return [t for t in (s.strip() for s in text.split(",")) if t] if text != "none" else []
 
 
-def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels") -> None:
+def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels",
+                   graphs: Sequence[str] = ("superpixels", "grid", "patches")) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="sample",
-                   help="sample (default), fashion-mnist, mnist-superpixels, idx:DIR, folder:DIR"
+                   help="sample (default), fashion-mnist, mnist-superpixels, gnn-benchmark:MNIST|CIFAR10, idx:DIR, "
+                        "folder:DIR"
                         " (and canvas[:SRC] for --task multilabel)")
-    g.add_argument("--graph", default=graph_default, choices=["superpixels", "grid", "patches"])
+    g.add_argument("--graph", default=graph_default, choices=list(graphs),
+                   help="graph kind" + ("; image: no graph, the raw pixels [C,H,W] for image models (cnn)"
+                                        if "image" in graphs else ""))
     g.add_argument("--root", default=None, help="cache folder (default $PYG_GRAPHCLS_HOME or ~/.cache/pyg_graphcls)")
     g.add_argument("--n-segments", type=int, default=None, help="superpixels: regions per image (75)")
     g.add_argument("--compactness", type=float, default=None, help="superpixels: SLIC compactness (auto)")
@@ -52,7 +59,7 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
                         "region's pixel nearest its centroid, always inside the region")
     g.add_argument("--features", type=_csv, default=None,
                    help="superpixels: node features, comma list of mean,std,centroid,area,bbox,moments,gradient,"
-                        "quadrants,occupancy")
+                        "occupancy")
     g.add_argument("--edges", default=None, help="superpixels: knn|rag|none; patches: grid|knn|none")
     g.add_argument("--k", type=int, default=None, help="neighbours for knn edges (8)")
     g.add_argument("--edge-attr", type=_csv, default=None,
@@ -61,7 +68,8 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--connectivity", type=int, default=None, choices=[4, 8], help="grid/patches: 4 or 8")
     g.add_argument("--position", action="store_true", help="grid/patches: append normalised position to x")
     g.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
-    g.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    g.add_argument("--train-size", "--limit", dest="limit", type=int, default=None, metavar="N",
+                   help="use only the first N training images (before the train/validation split)")
     g.add_argument("--strict", dest="strict", action="store_true", default=None,
                    help="fail on the first image that cannot be converted (default for array data sets)")
     g.add_argument("--no-strict", dest="strict", action="store_false",
@@ -77,6 +85,7 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
         "superpixels": {"n_segments", "compactness", "features", "edges", "k", "edge_attr", "method", "node_pos"},
         "grid": {"connectivity", "edge_attr", "position"},
         "patches": {"patch_size", "edges", "k", "connectivity", "edge_attr", "position"},
+        "image": set(),
     }[args.graph]
     for name in ("n_segments", "compactness", "features", "edges", "k", "edge_attr", "patch_size", "connectivity",
                  "method", "node_pos"):
@@ -97,8 +106,24 @@ def graph_kwargs_from_args(args: argparse.Namespace) -> dict:
     return kw
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line ``graphcls: error: ...`` (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"graphcls: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_debug(p: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show the Python traceback of an error instead of one line")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphcls", description="Image classification with graph neural networks.")
+    from . import __version__
+    from .cli_use import add_parsers as add_use_parsers
+    parser = _Parser(prog="graphcls", description="Image classification with graph neural networks.")
+    _add_debug(parser, default=False)
+    parser.add_argument("--version", action="version", version=f"graphcls {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("convert", help="convert a data set to graphs and cache them")
@@ -109,17 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convert only shard I of N (0-based); the shard that completes the set merges it")
     p.add_argument("--merge", action="store_true",
                    help="merge the shards converted so far into the cache (fails if any is missing)")
+    p.add_argument("--export", default=None, choices=["graphml", "json", "npz"],
+                   help="also write the graphs beside the cache: graphml (one file per graph in <cache>.graphml/), "
+                        "json (<cache>.json/graphs.json, node-link) or npz (<cache>.npz, collated)")
 
     p = sub.add_parser("train", help="train and evaluate a model; writes a run folder")
-    _add_data_args(p)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a TOML (or JSON) file of train options (keys: the long option names, e.g. "
+                        "references/configs/*.toml); options given on the command line override it")
+    _add_data_args(p, graphs=("superpixels", "grid", "patches", "image"))
+    p.add_argument("--lazy", action="store_true",
+                   help="build graphs when read instead of converting and caching them (large grids)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="--graph image: area-average the images to N x N pixels")
+    p.add_argument("--test-size", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--augment", action="append", default=[], metavar="KEY=VALUE",
+                   help="training-time augmentation: GraphAugment arguments (flip, rotate, jitter, node_drop) "
+                        "for superpixels/grid, flip for --graph image")
     p.add_argument("--task", default="single", choices=["single", "multilabel"])
     p.add_argument("--model", default="gcn", help="registry name (gcn, gat, gpr, mlp, ...)")
-    p.add_argument("--recipe", default=None,
-                   help="a named recipe of pyg_graphcls.recipes (graph, model, lr, batch, augmentation fixed; "
-                        "--dataset, --epochs, --seed, --out, --device still apply)")
-    p.add_argument("--train-size", type=int, default=None,
-                   help="--recipe: first N training images (before the 90/10 train/val split)")
-    p.add_argument("--test-size", type=int, default=None, help="--recipe: first N test images")
     p.add_argument("--head", default="none", choices=sorted(HEADS),
                    help="multilabel: head on the CNN backbone")
     p.add_argument("--epochs", type=int, default=30)
@@ -130,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default="cosine", choices=["cosine", "plateau", "step", "none"])
     p.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the train/validation split (default: --seed)")
+    p.add_argument("--eval-train-size", type=int, default=1000,
+                   help="training graphs re-evaluated in eval mode each epoch (0: none)")
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--layers", type=int, default=None)
     p.add_argument("--readout", default=None, help="max, mean, sum, max+mean")
@@ -155,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="metrics JSON (default: next to the checkpoint)")
     p.add_argument("--quiet", action="store_true")
 
+    add_use_parsers(sub)
+
     p = sub.add_parser("show", help="draw one graph to a PNG")
     _add_data_args(p)
     p.add_argument("--index", type=int, default=0, help="which image of the test split")
@@ -164,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="quick conversion and training throughput on the sample")
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=1)
+    for p in sub.choices.values():
+        _add_debug(p)
     return parser
 
 
@@ -184,6 +225,11 @@ def _print_failures(fails, file=None) -> None:
         print(f"  skipped image {idx}: {why}", file=file)
     if len(fails) > 20:
         print(f"  ... and {len(fails) - 20} more skipped", file=file)
+
+
+def _print_warnings(info: dict) -> None:
+    for w in info.get("warnings", []):
+        print(f"graphcls: warning: {w}", file=sys.stderr)
 
 
 def _convert_shards(args) -> int:
@@ -228,26 +274,22 @@ def cmd_convert(args) -> int:
           f"({'converted' if converted else 'cached'} in {dt:.1f}s"
           + (f", {n / dt:.0f} images/s" if converted and dt > 0 else "") + ")")
     _print_failures(fails)
+    _print_warnings(splits.info)
     for c in splits.info.get("cache", []):
         print(f"  cache: {c}")
+    if args.export:
+        _export(splits, args.export)
     return 0
 
 
-def _model_kwargs(args) -> dict:
-    kw: dict[str, Any] = {}
-    for name, key in (("hidden", "hidden"), ("layers", "num_layers"), ("readout", "readout"), ("dropout", "dropout")):
-        v = getattr(args, name)
-        if v is not None:
-            kw[key] = v
-    for item in args.model_arg:
-        if "=" not in item:
-            raise GraphclsError(f"--model-arg needs KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            kw[k] = json.loads(v)
-        except json.JSONDecodeError:
-            kw[k] = v
-    return kw
+def _export(splits, fmt: str) -> None:
+    from .viz import export_graphs
+    names = splits.info.get("feature_names")
+    for ds, cache in zip((splits.train, splits.test), splits.info.get("cache", [])):
+        target = Path(cache).with_suffix("." + fmt)
+        files = export_graphs((ds[i] for i in range(len(ds))), target, fmt, feature_names=names)
+        where = files[0] if len(files) == 1 else target
+        print(f"  export: {len(ds)} graphs as {fmt} -> {where}")
 
 
 def _versions() -> dict:
@@ -278,6 +320,11 @@ def _data_fingerprint(ds) -> str:
                 h.update(v.contiguous().numpy().tobytes())
     elif hasattr(ds, "targets"):
         h.update(ds.targets.numpy().tobytes())
+    elif hasattr(ds, "images") and hasattr(ds, "labels"):  # datasets.lazy: the images themselves
+        import numpy as np
+        for v in (ds.images, ds.labels):
+            if not isinstance(v, list):
+                h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
     return h.hexdigest()
 
 
@@ -300,7 +347,7 @@ def _multilabel_model(args, train_targets, num_classes: int):
     from .graphs.labels import cooccurrence_graph, label_mask
     from .models import create_model
     name = HEADS[args.head]
-    kw = _model_kwargs(args)
+    kw = model_kwargs_from_args(args)
     kw.setdefault("in_channels", 1)
     info: dict[str, Any] = {}
     if args.head in ("mlgcn", "label-attention", "grouped"):
@@ -316,18 +363,6 @@ def _multilabel_model(args, train_targets, num_classes: int):
 
 def cmd_train(args) -> int:
     from .train.distributed import init_from_env
-    if args.recipe:
-        from .io import write_json
-        from .recipes import run_recipe
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        res = run_recipe(args.recipe, train_size=args.train_size, seed=args.seed, epochs=args.epochs,
-                         test_size=args.test_size, root=args.root, out_dir=args.out, device=args.device,
-                         progress=not args.quiet, workers=args.workers, dataset=args.dataset)
-        write_json(res, Path(args.out) / "metrics.json")
-        print(f"{args.recipe}: test accuracy {100 * res['test_accuracy']:.2f} %, {res['parameters']:,} parameters, "
-              f"{res['seconds_per_epoch']:.1f} s/epoch")
-        return 0
-
     dist_ctx = init_from_env(args.device)  # None unless started by torchrun with N > 1
     try:
         return _train(args, dist_ctx)
@@ -338,15 +373,14 @@ def cmd_train(args) -> int:
 
 def _train(args, dist_ctx) -> int:
     import torch
-    from .datasets import load_dataset
     from .io import write_json
     from .models import create_model
     from .train import Trainer, split_dataset
+    from .train.config import key_values
+    from .train.data import training_data
 
     main_rank = dist_ctx is None or dist_ctx.rank == 0
     out = Path(args.out)
-    if main_rank:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     extra_fails: list = []
     t_start = time.perf_counter()
@@ -355,9 +389,13 @@ def _train(args, dist_ctx) -> int:
     if args.task == "multilabel":
         if not args.dataset.startswith("canvas"):
             raise GraphclsError("--task multilabel trains on --dataset canvas[:SRC] (SRC: sample, fashion-mnist, idx:DIR)")
+        for opt in ("augment", "lazy", "image_size", "test_size"):
+            if getattr(args, opt):
+                raise GraphclsError(f"--{opt.replace('_', '-')} does not apply to --task multilabel")
         train_full, test, names, data_name = _canvas_splits(args)
         num_classes = len(names)
-        train, val = split_dataset(train_full, args.val_fraction, args.seed)
+        train, val = split_dataset(train_full, args.val_fraction,
+                                   args.seed if args.split_seed is None else args.split_seed)
         # the label graph sees the training part only, never validation or test labels
         train_targets = train_full.targets[torch.as_tensor(train.indices)]
         model, head_info = _multilabel_model(args, train_targets, num_classes)
@@ -370,11 +408,14 @@ def _train(args, dist_ctx) -> int:
             raise GraphclsError(f"{args.model} is a multi-label image head: use --task multilabel --head ...")
         gkw = graph_kwargs_from_args(args)
         t0 = time.perf_counter()
+        split_seed = args.seed if args.split_seed is None else args.split_seed
 
         def load():
-            return load_dataset(args.dataset, args.graph, gkw, root=args.root, workers=args.workers,
-                                progress=progress and main_rank, strict=_strict(args), seed=args.seed,
-                                limit=args.limit)
+            return training_data(args.dataset, args.graph, gkw, root=args.root, workers=args.workers,
+                                 progress=progress and main_rank, strict=_strict(args), seed=args.seed,
+                                 train_size=args.limit, test_size=args.test_size, val_fraction=args.val_fraction,
+                                 split_seed=split_seed, augment=key_values(args.augment, "--augment"),
+                                 lazy=args.lazy, image_size=args.image_size)
         if dist_ctx is None:
             splits = load()
         else:  # rank 0 converts, then the others read its cache
@@ -389,23 +430,37 @@ def _train(args, dist_ctx) -> int:
             print(f"graphcls: skipped {len(fails)} image(s) that cannot be converted:", file=sys.stderr)
             _print_failures(fails, file=sys.stderr)
         extra_fails = [[int(i), str(r)] for i, r in fails]
-        train_full, test, names, data_name = splits.train, splits.test, splits.class_names, splits.name
+        if main_rank:
+            _print_warnings(splits.info)
+        train_full, test, names, data_name = splits.full, splits.test, splits.class_names, splits.name
+        fingerprint = _data_fingerprint(train_full)
         num_classes = splits.num_classes
-        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes, **_model_kwargs(args))
-        extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit})
+        torch.manual_seed(args.seed)
+        model = create_model(args.model, in_channels=splits.num_features, num_classes=num_classes,
+                             **model_kwargs_from_args(args))
+        extra.update({"graph": args.graph, "graph_kwargs": gkw, "class_names": names, "limit": args.limit,
+                      "lazy": args.lazy, "image_size": args.image_size, "data_fingerprint": fingerprint,
+                      "input": splits.info.get("input")})
         edge_w = args.edge_loss_weight or 0.0
-        train, val = split_dataset(train_full, args.val_fraction, args.seed)
+        train, val = splits.train, splits.val
     device = str(dist_ctx.device) if dist_ctx is not None else args.device
     trainer = Trainer(model, task=args.task, device=device, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr if args.lr is not None else (1e-2 if args.task == "single" else 1e-3),
                       weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
-                      checkpoint_extra=extra, distributed=dist_ctx)
+                      eval_train_size=args.eval_train_size, checkpoint_extra=extra, distributed=dist_ctx)
+    if len(train) == 0:
+        raise GraphclsError(f"{data_name}: the training set is empty after the validation split "
+                            f"(--val-fraction {args.val_fraction} of {len(train_full)} graphs)")
+    if args.resume and (out / "last.pt").is_file():
+        trainer.check_resume(out / "last.pt")  # refuses, before any file is written, when the run differs
     if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
         write_json({"command": "train", "args": vars(args), "versions": _versions(),
                     "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
                     "data": {"name": data_name, "train": len(train), "val": len(val) if val is not None else 0,
-                             "test": len(test), "fingerprint": _data_fingerprint(train_full),
+                             "test": len(test),
+                             "fingerprint": extra.get("data_fingerprint") or _data_fingerprint(train_full),
                              "skipped": extra_fails}}, out / "run.json")
     t0 = time.perf_counter()
     history = trainer.fit(train, val, resume=args.resume)
@@ -415,7 +470,9 @@ def _train(args, dist_ctx) -> int:
     if best.is_file():
         from .train import load_checkpoint
         trainer.model.load_state_dict(load_checkpoint(best)["model_state"])
+    t1 = time.perf_counter()
     test_metrics = trainer.evaluate(test)
+    t_test = time.perf_counter() - t1
     n_params = sum(p.numel() for p in model.parameters())
     epochs_run = len(history)
     graphs_per_s = sum(len(train) for _ in history) / max(sum(h["seconds"] for h in history), 1e-9)
@@ -424,6 +481,8 @@ def _train(args, dist_ctx) -> int:
         "parameters": n_params, "epochs": epochs_run, "best_epoch": trainer.best_epoch,
         "seconds": round(time.perf_counter() - t_start, 2), "seconds_data": round(t_data, 2),
         "seconds_train": round(t_train, 2), "samples_per_second_epoch": round(graphs_per_s, 1),
+        "seconds_per_epoch": sum(h["seconds"] for h in history) / max(epochs_run, 1), "seconds_test": round(t_test, 2),
+        "train": len(train), "val": len(val) if val is not None else 0, "test": len(test),
         "device": str(trainer.device), "world_size": dist_ctx.world_size if dist_ctx is not None else 1,
     }
     if args.task == "single":
@@ -455,9 +514,9 @@ def _plots(out: Path, history, metrics: dict, names) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import load_dataset
     from .io import write_json
     from .train import Trainer, load_model
+    from .train.data import training_data
 
     model, ckpt = load_model(args.checkpoint)
     task = ckpt.get("task", "single")
@@ -469,8 +528,9 @@ def cmd_evaluate(args) -> int:
                                 canvas_test=ckpt.get("canvas", {}).get("test", 1000))
         _, test, names, data_name = _canvas_splits(ns)
     else:
-        splits = load_dataset(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
-                              workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+        splits = training_data(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,
+                               workers=args.workers, progress=not args.quiet and sys.stderr.isatty(),
+                               val_fraction=0.0, lazy=ckpt.get("lazy", False), image_size=ckpt.get("image_size"))
         test, names, data_name = splits.test, splits.class_names, splits.name
         want = ckpt["model_config"].get("kwargs", {}).get("num_classes")
         if want is None and hasattr(model, "head") and hasattr(model.head, "out_features"):
@@ -554,14 +614,31 @@ def cmd_bench(args) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
-                "bench": cmd_bench}
     try:
+        args = parser.parse_args(argv)
+        if args.command == "train" and args.config:
+            from .train.config import argv_with_config
+            try:
+                args = parser.parse_args(argv_with_config(parser, sys.argv[1:] if argv is None else argv, args.config))
+            except GraphclsError as e:
+                print(f"graphcls: error: {e}", file=sys.stderr)
+                return 2
+    except SystemExit as e:  # argparse: its one-line error (or --help) is already printed
+        return e.code if isinstance(e.code, int) else 2
+    from .cli_use import cmd_explain, cmd_predict
+    commands = {"convert": cmd_convert, "train": cmd_train, "evaluate": cmd_evaluate, "show": cmd_show,
+                "bench": cmd_bench, "predict": cmd_predict, "explain": cmd_explain}
+    try:
+        validate_args(args)
         return commands[args.command](args)
-    except GraphclsError as e:
-        print(f"graphcls: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("graphcls: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if getattr(args, "debug", False):
+            raise
+        known = isinstance(e, (GraphclsError, OSError, ValueError, TypeError, RuntimeError))
+        where = "" if isinstance(e, GraphclsError) else f"{args.command}: "
+        print(f"graphcls: error: {where}{one_line(e)}"
+              + ("" if known else " (an internal error: rerun with --debug for the traceback)"), file=sys.stderr)
+        return 2

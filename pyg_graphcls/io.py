@@ -17,10 +17,12 @@ from typing import Any, Callable
 
 import torch
 
-from .errors import GraphclsError
+from .errors import GraphclsError, UnsafeFileError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+_TORCH_MAGICS = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; legacy pickle (protocol >= 2)
 
 __all__ = ["atomic_write", "save_tensors", "load_tensors", "write_json", "read_json"]
 
@@ -59,24 +61,66 @@ def load_tensors(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise GraphclsError(f"file not found: {path}")
+        raise GraphclsError(f"file not found: {path}" if not path.exists() else f"{path} is not a file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise GraphclsError(f"cannot read {path}: {e.strerror or e}") from None
+    if not head:
+        raise GraphclsError(f"{path} is empty (0 bytes): not a torch file (an interrupted write? "
+                            f"delete it and run again)")
+    if not head.startswith(_TORCH_MAGICS):
+        raise GraphclsError(f"{path} is not a torch file (it starts with bytes {head.hex()}, not a zip archive "
+                            f"or pickle)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         detail = _first_line(e, "Unsupported global", "GLOBAL")
-        raise GraphclsError(
+        if not detail:
+            names = _pickle_globals(path)
+            if not names:
+                raise GraphclsError(f"cannot read {path}: it is truncated or not a torch file "
+                                    f"(its pickle data is damaged)") from None
+            detail = f"a plain pickle naming {', '.join(names[:3])}"
+        raise UnsafeFileError(
             f"refusing to load {path}: it holds objects that are not plain tensors/containers and "
-            f"could run code when unpickled (weights_only=True rejected it{': ' + detail if detail else ''})") from None
-    except (RuntimeError, EOFError, OSError) as e:
+            f"could run code when unpickled (weights_only=True rejected it: {detail})") from None
+    except Exception as e:  # EOFError, RuntimeError, IndexError, ...: whatever torch makes of damaged bytes
         raise GraphclsError(f"cannot read {path}: it is truncated or not a torch file "
-                            f"({str(e).splitlines()[0]})") from None
+                            f"({_first_line(e) or type(e).__name__})") from None
+
+
+def _pickle_globals(path: Path) -> list[str]:
+    """The globals a plain pickle file names (what it would import and may call), read with
+    :mod:`pickletools` without running anything; empty when the bytes are not a whole pickle."""
+    import pickletools
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _ in pickletools.genops(f):
+                if op.name == "GLOBAL":
+                    names.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    names.append(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(arg, str):
+                    strings.append(arg)
+                if op.name == "STOP":
+                    return names
+    except Exception:  # not a pickle: damaged bytes
+        return []
+    return []
 
 
 def _first_line(e: BaseException, *prefer: str) -> str:
-    """A short, escape-free line of a torch error (its first line, or one naming the global)."""
+    """A short, escape-free line of a torch error (its first line, or one naming the global;
+    with ``prefer`` given and none matching: empty)."""
     import re
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(e).splitlines()]
     lines = [ln for ln in lines if ln]
+    if not prefer:  # the first sentence of the first line
+        return lines[0].split(". ")[0].rstrip(".")[:200] if lines else ""
     for want in prefer:
         for ln in lines:
             if want in ln:

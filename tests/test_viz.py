@@ -15,8 +15,8 @@ from torch_geometric.data import Batch, Data
 
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.viz import (draw_attention, draw_graph, draw_label_graph, draw_misclassified,
-                              from_networkx_graph, new_figure, plot_confusion_matrix, plot_history,
-                              save_figure, seg_boundaries, to_networkx_graph)
+                              new_figure, plot_confusion_matrix, plot_history,
+                              save_figure, seg_boundaries)
 
 
 # ---------------------------------------------------------------------------
@@ -398,29 +398,3 @@ def test_draw_attention_scale_and_readable_text():
         assert texts["0.00"] != texts["1.00"]
     ax = draw_attention(w, vmin=0.0, vmax=2.0).axes[0]
     assert ax.images[0].get_clim() == (0.0, 2.0)
-
-
-# ---------------------------------------------------------------------------
-# networkx round trip
-# ---------------------------------------------------------------------------
-
-def test_networkx_round_trip():
-    d = superpixel_graph_4()
-    d.edge_weight = torch.rand(10)
-    G = to_networkx_graph(d)
-    assert G.number_of_nodes() == 4 and G.number_of_edges() == 10
-    assert G.nodes[1]["pos"] == pytest.approx((8.5, 2.0))
-    back = from_networkx_graph(G)
-    for key in ("x", "pos", "edge_index", "edge_attr", "edge_weight", "y", "seg", "img"):
-        assert torch.equal(back[key], d[key]), key
-        assert back[key].dtype == d[key].dtype, key
-    # a graph edited in networkx comes back too
-    G.add_edge(1, 2, eid=10, edge_attr=[0.5, 0.5], edge_weight=0.5)
-    back = from_networkx_graph(G)
-    assert back.edge_index.shape == (2, 11) and back.edge_attr.shape == (11, 2)
-    # plain undirected networkx graph: both directions
-    import networkx as nx
-
-    H = nx.path_graph(3)
-    out = from_networkx_graph(H)
-    assert out.num_nodes == 3 and out.edge_index.shape == (2, 4)

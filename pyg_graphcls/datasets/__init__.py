@@ -9,6 +9,9 @@
 - ``folder:DIR``: one sub-folder of images per class (20 % held out as test,
   seeded).
 - ``mnist-superpixels``: PyG's MNISTSuperpixels under ``root``.
+- ``gnn-benchmark:MNIST`` / ``gnn-benchmark:CIFAR10``: PyG's GNNBenchmarkDataset
+  superpixel sets under ``root/gnn-benchmark`` with their standard
+  train/val/test splits.
 """
 from __future__ import annotations
 
@@ -24,16 +27,19 @@ from ..errors import GraphclsError
 from .folder import read_image, scan_image_folder
 from .graph_dataset import ImageGraphDataset, convert_images, default_root
 from .idx import load_idx_dir, read_idx, write_idx
+from .lazy import ImageTensorDataset, LazyGraphDataset, shrink_images
+from .gnn_benchmark import MatchBenchmarkLayout, load_gnn_benchmark
 from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
 __all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
-           "load_mnist_superpixels", "MatchSuperpixelLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
-           "DATASET_SPECS"]
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
+           "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images", "class_warnings"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]
-DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "idx:DIR", "folder:DIR")
+DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark:MNIST", "gnn-benchmark:CIFAR10",
+                 "idx:DIR", "folder:DIR")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -47,18 +53,20 @@ class DatasetSplits:
     class_names: list = field(default_factory=list)
     name: str = ""
     info: dict = field(default_factory=dict)
+    #: a standard validation split when the data set defines one (else the trainer splits ``train``)
+    val: Any = None
 
 
 def sample_dir() -> Path:
-    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the repository's ``datasets/``."""
+    """The bundled sample: ``$PYG_GRAPHCLS_SAMPLE_DIR`` or the copy shipped inside the package."""
+    from importlib import resources
+
     env = os.environ.get("PYG_GRAPHCLS_SAMPLE_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "datasets" / "fashion-mnist-sample")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    raise GraphclsError("the bundled sample (datasets/fashion-mnist-sample) is not found; run from a "
-                        "clone of the repository or set PYG_GRAPHCLS_SAMPLE_DIR")
+    d = Path(env) if env else Path(str(resources.files(__package__) / "sample" / "fashion-mnist"))
+    if not d.is_dir():
+        raise GraphclsError(f"the bundled sample is not found at {d}" + (" ($PYG_GRAPHCLS_SAMPLE_DIR)" if env else
+                            ": the package was installed without its data; reinstall pyg_graphcls"))
+    return d
 
 
 def _fashion_mnist_dir() -> Path:
@@ -96,13 +104,19 @@ def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
                 raise GraphclsError("idx: needs a folder, e.g. --dataset idx:/data/mnist")
             d, names = Path(arg), None
         tri, trl, tei, tel = load_idx_dir(d)
+        for split, lab in (("training", trl), ("test", tel)):
+            if len(lab) == 0:
+                raise GraphclsError(f"{d}: the {split} IDX files hold 0 images")
         if names is None:
-            names = [str(i) for i in range(int(max(trl.max(), tel.max())) + 1)]
+            names = _idx_class_names(d, trl, tel)
         name = kind if kind != "idx" else f"idx-{Path(arg).resolve().name}"
     elif kind == "folder":
         if not arg:
             raise GraphclsError("folder: needs a folder, e.g. --dataset folder:/data/photos")
         paths, labels, names = scan_image_folder(arg)
+        if len(paths) < 2:
+            raise GraphclsError(f"{arg}: {len(paths)} image file: a folder data set needs at least 2 "
+                                f"(20 % are held out as the test split)")
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(paths))
         n_test = max(1, int(round(0.2 * len(paths)))) if len(paths) > 1 else 0
@@ -119,13 +133,78 @@ def load_images(spec: str, seed: int = 0, limit: Optional[int] = None):
     return tri, trl, tei, tel, list(names), name
 
 
+def _idx_class_names(d: Path, trl: np.ndarray, tel: np.ndarray) -> list[str]:
+    """Class names ``0..C-1`` of an IDX set, which declares no class count: C is one more than the
+    largest label. A label far outside the others (its classes skip more ids than they use, such
+    as a stray 200 among ten classes, which would make a 201-class model) is an error; a few ids
+    without an image are reported by :func:`class_warnings`."""
+    labels = np.concatenate([trl, tel])
+    present = np.unique(labels)
+    top = int(present.max())
+    missing = np.setdiff1d(np.arange(top + 1), present)
+    if missing.size > present.size > 1:
+        below = present[present < top]
+        where = "train" if (trl == top).any() else "test"
+        at = int(np.flatnonzero((trl if where == "train" else tel) == top)[0])
+        raise GraphclsError(
+            f"{d}: label {top} ({where} image {at}) is outside the classes of the other images "
+            f"(0..{int(below.max())}): no image has labels {_ranges(missing)}; IDX labels must be 0..C-1")
+    return [str(i) for i in range(top + 1)]
+
+
+def _ranges(values: np.ndarray) -> str:
+    """``[3, 4, 5, 9]`` → ``"3..5, 9"``."""
+    out, start, prev = [], None, None
+    for v in (int(x) for x in values):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}..{prev}" if prev > start else str(start))
+            start = prev = v
+    out.append(f"{start}..{prev}" if prev > start else str(start))
+    return ", ".join(out[:5]) + (", ..." if len(out) > 5 else "")
+
+
+def class_warnings(train_labels: Any, test_labels: Any, class_names: list, name: str) -> list[str]:
+    """Explicit warnings about classes across splits: a test class the training set lacks (the
+    model can never predict it), a declared class no image has."""
+    tr = set(np.asarray(train_labels, dtype=np.int64).reshape(-1).tolist())
+    te = set(np.asarray(test_labels, dtype=np.int64).reshape(-1).tolist())
+    out = []
+    none = sorted(set(range(len(class_names))) - tr - te)
+    if none:
+        out.append(f"{name}: {len(none)} of {len(class_names)} classes have no image in either split "
+                   f"({_ranges(np.asarray(none))}): the model has an output for each")
+    lack = sorted(te - tr)
+    if lack:
+        shown = ", ".join(str(class_names[i]) if i < len(class_names) else str(i) for i in lack[:10])
+        out.append(f"{name}: the test split has {len(lack)} class(es) the training set lacks ({shown}"
+                   f"{', ...' if len(lack) > 10 else ''}): the model cannot learn them")
+    return out
+
+
+def _input_spec(images: Any) -> dict:
+    """What a model trained on ``images`` saw: their channel count and, for arrays of one size, ``[H, W]``."""
+    from ..graphs.image import image_channels
+
+    if isinstance(images, np.ndarray) and images.ndim >= 3 and len(images):
+        return {"size": [int(images.shape[1]), int(images.shape[2])], "channels": image_channels(images[0])}
+    first = next(iter(images), None) if not isinstance(images, np.ndarray) else None
+    if isinstance(first, (str, os.PathLike)):
+        from .folder import image_file_channels
+        return {"size": None, "channels": image_file_channels(first)}
+    return {"size": None, "channels": image_channels(first) if first is not None else None}
+
+
 def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
                  root: Optional[str | os.PathLike] = None, workers: Optional[int] = None,
                  progress: bool = True, strict: bool = True, seed: int = 0,
                  limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
     """Resolve ``spec`` and return converted, cached train/test graph datasets."""
     root = Path(root) if root is not None else default_root()
-    kind, _ = _split_name(spec)
+    kind, arg = _split_name(spec)
     if kind == "mnist-superpixels":
         if graph != "superpixels":
             raise GraphclsError("mnist-superpixels holds superpixel graphs only: use --graph superpixels")
@@ -134,11 +213,20 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
             train = train[:limit]
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), [str(i) for i in range(10)],
                              "mnist-superpixels")
+    if kind == "gnn-benchmark":
+        if graph != "superpixels":
+            raise GraphclsError("gnn-benchmark sets hold superpixel graphs only: use --graph superpixels")
+        train, val, test = load_gnn_benchmark(root / "gnn-benchmark", arg or "")
+        if limit is not None:
+            train = train[:limit]
+        names = [str(i) for i in range(10)]
+        return DatasetSplits(train, test, 10, int(train[0].x.size(1)), names, f"gnn-benchmark-{arg}", val=val)
     tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
     common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
                   progress=progress, strict=strict, force=force)
     train = ImageGraphDataset(root, tri, trl, name=f"{name}-train", **common)
     test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
     info = {"train_failures": train.failures, "test_failures": test.failures,
-            "cache": [str(train.cache_path), str(test.cache_path)]}
+            "cache": [str(train.cache_path), str(test.cache_path)],
+            "warnings": class_warnings(trl, tel, names, name), "input": _input_spec(tri)}
     return DatasetSplits(train, test, len(names), int(train.num_node_features), names, name, info)

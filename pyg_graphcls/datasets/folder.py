@@ -17,17 +17,20 @@ def scan_image_folder(root: str | os.PathLike):
     """List ``(paths, labels, class_names)``; classes are the sorted sub-folder names.
 
     Only files with an image extension are listed; symlinks that point outside
-    ``root`` are ignored so a data folder cannot make us read elsewhere.
+    ``root`` are ignored so a data folder cannot make us read elsewhere. A class
+    folder without image files is an error (it would be a class no image has).
     """
     root = Path(root)
     if not root.is_dir():
         raise GraphclsError(f"image folder not found: {root}")
     real_root = root.resolve()
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p.name for p in root.iterdir()  # a class folder linking outside root is no class
+                     if p.is_dir() and not p.name.startswith(".") and p.resolve().is_relative_to(real_root))
     if not classes:
         raise GraphclsError(f"{root} has no class sub-folders (expected ROOT/<class>/<image files>)")
-    paths, labels = [], []
+    paths, labels, empty = [], [], []
     for ci, name in enumerate(classes):
+        n = len(paths)
         for p in sorted((root / name).rglob("*")):
             if p.suffix.lower() not in IMAGE_EXTENSIONS or not p.is_file():
                 continue
@@ -35,8 +38,14 @@ def scan_image_folder(root: str | os.PathLike):
                 continue
             paths.append(str(p))
             labels.append(ci)
+        if len(paths) == n:
+            empty.append(name)
     if not paths:
         raise GraphclsError(f"{root} has class folders but no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    if empty:  # a class no image has: the model would have an output it never sees
+        raise GraphclsError(f"{root}: class folder{'s' if len(empty) > 1 else ''} {', '.join(map(repr, empty))} "
+                            f"{'hold' if len(empty) > 1 else 'holds'} no image file: remove "
+                            f"{'them' if len(empty) > 1 else 'it'} or add images")
     return paths, np.asarray(labels, dtype=np.int64), classes
 
 

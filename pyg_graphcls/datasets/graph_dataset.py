@@ -35,17 +35,18 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data.collate import collate
 
-from ..errors import GraphclsError
+from ..errors import GraphclsError, UnsafeFileError
 from ..graphs import GRAPH_KINDS, build_graph
-from ..graphs.fast_slic import merge_storage
+from ..graphs.storage import merge_storage
 from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
 
 __all__ = ["ImageGraphDataset", "convert_images", "convert_shard", "cache_key", "default_root", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: graphs carry image_size [1, 2]
 _CHUNK = 256
 
 
@@ -132,7 +133,8 @@ def _convert_chunk(args):
     if not data_list:
         return None, None, failures
     try:
-        data, slices = InMemoryDataset.collate(data_list)
+        # PyG's own collate with slices even for one graph (InMemoryDataset.collate gives None then)
+        data, slices, _ = collate(data_list[0].__class__, data_list, increment=False, add_batch=False)
     except Exception as e:
         raise GraphclsError(f"images {start}..{start + len(items) - 1}: their graphs cannot be stored together "
                             f"(fields differ in shape: {type(e).__name__}: {str(e).splitlines()[0]})") from None
@@ -143,7 +145,7 @@ def _convert_chunk(args):
 def _convert_chunk_batched(kwargs, items, labels, start, channels):
     """``method="fast"``: one batched call for a chunk of same-size images; ``None`` (convert
     image by image, with per-image error reports) when sizes differ or an image fails to load."""
-    from ..graphs.fast_slic import superpixel_graphs
+    from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image
 
     try:
@@ -193,13 +195,15 @@ def _load_chunk(path: Path, start: int, count: int):
         return None
     try:
         c = load_tensors(path)
-    except GraphclsError:
+        if not (isinstance(c, dict) and c.get("start") == start and c.get("count") == count):
+            return None
+        arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in c["arrays"].items()}
+        slices = None if c["slices"] is None else {k: v.numpy() for k, v in c["slices"].items()}
+        if (arrays is None) != (slices is None):
+            return None
+        return arrays, slices, [tuple(f) for f in c["failures"]]
+    except (GraphclsError, KeyError, AttributeError, TypeError, ValueError):  # empty, cut short, not a chunk
         return None
-    if not (isinstance(c, dict) and c.get("start") == start and c.get("count") == count):
-        return None
-    arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in c["arrays"].items()}
-    slices = None if c["slices"] is None else {k: v.numpy() for k, v in c["slices"].items()}
-    return arrays, slices, [tuple(f) for f in c["failures"]]
 
 
 def _convert_chunk_to_file(args):
@@ -332,11 +336,23 @@ def conversion_lock(cache_path: Path):
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def cache_key(images: Any, labels: Any, graph: str, graph_kwargs: Optional[dict] = None) -> str:
-    """The 16-hex-digit key naming the cache of these images, labels and graph parameters."""
+def cache_key(images: Any, labels: Any, graph: str, graph_kwargs: Optional[dict] = None, *,
+              strict: bool = True, class_names: Optional[Sequence[str]] = None) -> str:
+    """The 16-hex-digit key naming the cache of these images, labels and graph parameters.
+
+    Everything that changes the cache's content is in it: the images and labels, the graph
+    kind and parameters, the format version, the strictness (a ``strict=False`` cache may hold
+    fewer graphs than images, so a strict load never reads it) and the class names stored
+    with the graphs. (The defaults, ``strict=True`` and no class names, leave the key as it was
+    before these two entered it.)
+    """
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
-    params = json.dumps({"graph": graph, "kwargs": dict(graph_kwargs or {}), "v": FORMAT_VERSION},
-                        sort_keys=True, default=str)
+    spec: dict[str, Any] = {"graph": graph, "kwargs": dict(graph_kwargs or {}), "v": FORMAT_VERSION}
+    if not strict:
+        spec["strict"] = False
+    if class_names is not None:
+        spec["class_names"] = [str(c) for c in class_names]
+    params = json.dumps(spec, sort_keys=True, default=str)
     return hashlib.sha1((params + _fingerprint(images, labels)).encode()).hexdigest()[:16]
 
 
@@ -368,7 +384,9 @@ def convert_shard(root: str | os.PathLike, images: Any, labels: Any, *, shard: A
     """
     shard = _parse_shard(shard)
     labels = _check_labels(labels, name, dataset_kwargs.get("class_names"))
-    cache = Path(root) / name / f"{graph}-{cache_key(images, labels, graph, graph_kwargs)}.pt"
+    key = cache_key(images, labels, graph, graph_kwargs, strict=dataset_kwargs.get("strict", True),
+                    class_names=dataset_kwargs.get("class_names"))
+    cache = Path(root) / name / f"{graph}-{key}.pt"
     if not cache.is_file() or dataset_kwargs.get("force"):
         if dataset_kwargs.pop("force", False):
             shutil.rmtree(cache.with_suffix(".partial"), ignore_errors=True)
@@ -424,19 +442,18 @@ class ImageGraphDataset(InMemoryDataset):
             raise GraphclsError(f"{name}: no images")
         self.graph = graph
         self.graph_kwargs = dict(graph_kwargs or {})
-        key = cache_key(images, labels, graph, self.graph_kwargs)
+        key = cache_key(images, labels, graph, self.graph_kwargs, strict=strict, class_names=class_names)
         self.cache_path = Path(root) / name / f"{graph}-{key}.pt"
         self.partial_dir = self.cache_path.with_suffix(".partial")
         self.converted = False
-        if self.cache_path.is_file() and not force:
-            data_dict, slices, meta = self._read_cache()
-        else:
+        stored = self._read_cache() if self.cache_path.is_file() and not force else None
+        if stored is None:
             with conversion_lock(self.cache_path):
                 if self.cache_path.is_file() and not force:  # another process converted it meanwhile
-                    data_dict, slices, meta = self._read_cache()
-                else:
-                    data_dict, slices, meta = self._convert(images, labels, class_names, workers, progress,
-                                                            strict, force, name)
+                    stored = self._read_cache()
+                if stored is None:
+                    stored = self._convert(images, labels, class_names, workers, progress, strict, force, name)
+        data_dict, slices, meta = stored
         self.data = Data.from_dict(data_dict)
         self.slices = slices
         self.meta = meta
@@ -468,7 +485,14 @@ class ImageGraphDataset(InMemoryDataset):
         return data_dict, slices, meta
 
     def _read_cache(self):
-        out = load_tensors(self.cache_path)
+        """The cache's ``(data_dict, slices, meta)``; ``None`` when the file is damaged (empty, cut
+        short: converted again). A file that would run code, or one of another format, raises."""
+        try:
+            out = load_tensors(self.cache_path)
+        except UnsafeFileError:
+            raise
+        except GraphclsError:
+            return None
         if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)
                 and out[2].get("version") == FORMAT_VERSION):
             raise GraphclsError(f"{self.cache_path} is not a pyg_graphcls graph cache (delete it to convert again)")

@@ -1,10 +1,11 @@
 """PyG's ``MNISTSuperpixels`` in the layout of the graphs built here.
 
-PyG's graphs hold ``x`` = 1 intensity feature, ``pos`` in pixel units (0-28)
-and radius-based edges. :class:`MatchSuperpixelLayout` appends the
-normalised centroid to ``x`` and recomputes ``edge_attr`` from ``pos``, so
-``x`` has the columns of :func:`~pyg_graphcls.graphs.superpixel_graph`'s
-default features (``mean``, ``centroid``) and one model trains on both.
+PyG's graphs hold ``x`` = 1 intensity feature, ``pos`` in pixel units of the
+28x28 MNIST images (:data:`MNIST_IMAGE_SIZE`) and radius-based edges.
+:class:`MatchSuperpixelLayout` appends the normalised centroid to ``x``,
+recomputes ``edge_attr`` from ``pos`` and stores ``image_size``, so ``x`` has
+the columns of :func:`~pyg_graphcls.graphs.superpixel_graph`'s default features
+(``mean``, ``centroid``) and one model (and ``GraphAugment``) works on both.
 
 The raw file (``raw/MNISTSuperpixels.pt``, a ``[train, test]`` pair of lists
 of dicts) is checked to load with ``weights_only=True`` before PyG reads it:
@@ -14,46 +15,62 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from ..errors import GraphclsError
+from ..graphs._common import image_size_tensor
 from ..graphs.edges import edge_features
 from ..io import load_tensors
 
-__all__ = ["MatchSuperpixelLayout", "load_mnist_superpixels"]
+__all__ = ["MatchSuperpixelLayout", "load_mnist_superpixels", "MNIST_IMAGE_SIZE"]
+
+#: (H, W) of the MNIST images PyG's ``MNISTSuperpixels`` was built from
+MNIST_IMAGE_SIZE = (28, 28)
 
 
 class MatchSuperpixelLayout(BaseTransform):
-    """Make a PyG superpixel graph look like one from ``superpixel_graph``.
+    r"""Make a PyG superpixel graph look like one from ``superpixel_graph``.
+
+    ``x`` becomes ``[intensity, x / (W - 1), y / (H - 1)]`` (the ``mean`` and
+    ``centroid`` columns), ``edge_attr`` is recomputed from ``pos`` with
+    distances over :math:`\max(H, W)`, and ``image_size [1, 2]`` is stored.
 
     Args:
-        image_size (int): side of the source images (28 for MNIST).
-        centroid (bool): append ``pos / (image_size - 1)`` to ``x``.
+        image_size (tuple or int): ``(H, W)`` of the source images, one number for a square. (default:
+            :data:`MNIST_IMAGE_SIZE`, the size of PyG's ``MNISTSuperpixels``)
+        centroid (bool): append the normalised centroid to ``x``.
         edge_attr: edge features recomputed from ``pos`` (see
             :func:`pyg_graphcls.graphs.edges.edge_features`); ``()`` drops them.
     """
 
-    def __init__(self, image_size: int = 28, centroid: bool = True, edge_attr: Sequence[str] = ("distance",)):
-        self.image_size = image_size
+    def __init__(self, image_size: Union[int, Sequence[int]] = MNIST_IMAGE_SIZE, centroid: bool = True,
+                 edge_attr: Sequence[str] = ("distance",)):
+        h, w = (int(image_size),) * 2 if isinstance(image_size, int) else (int(v) for v in image_size)
+        if h < 1 or w < 1:
+            raise GraphclsError(f"image_size must be (H, W) with positive sides, got {image_size!r}")
+        self.image_size = (h, w)
         self.centroid = centroid
         self.edge_attr = tuple(edge_attr)
 
     def forward(self, data: Data) -> Data:
+        h, w = self.image_size
         x = data.x.float().view(data.num_nodes, -1)
         if self.centroid:
-            x = torch.cat([x, data.pos.float() / (self.image_size - 1)], dim=1)
+            x = torch.cat([x, data.pos.float() / torch.tensor([max(w - 1, 1), max(h - 1, 1)], dtype=torch.float32)],
+                          dim=1)
         data.x = x
         data.pos = data.pos.float()
-        ea = edge_features(data.pos, data.edge_index, self.edge_attr, scale=float(self.image_size))
+        ea = edge_features(data.pos, data.edge_index, self.edge_attr, scale=float(max(h, w)))
         if ea is None:
             data.edge_attr = None
         else:
             data.edge_attr = ea
         data.y = data.y.view(-1).long()
+        data.image_size = image_size_tensor(h, w)
         return data
 
     def __repr__(self) -> str:

@@ -1,13 +1,16 @@
 """Image → graph builders. Each is a plain function plus a PyG ``BaseTransform``."""
 from .edges import grid_edges, knn_graph, region_adjacency, gaussian_edge_weights
-from .grid import PatchGraph, PixelGridGraph, patch_graph, pixel_grid_graph
+from .features import NODE_FEATURES, feature_names, feature_slices
+from .grid import PixelGridGraph, pixel_grid_graph
+from .patches import PatchGraph, patch_graph
 from .image import as_image
-from .superpixels import SuperpixelGraph, superpixel_graph
-from .fast_slic import batched_slic, superpixel_graphs
+from .batched_slic import batched_slic
+from .superpixels import SuperpixelGraph, superpixel_graph, superpixel_graphs
 from .labels import cooccurrence_graph, label_mask, load_label_graph, save_label_graph
-from .batch import edge_loss, label2edge, sample_graph
+from .sample_graph import edge_loss, label2edge, sample_graph
 
 __all__ = ["as_image", "knn_graph", "region_adjacency", "grid_edges", "gaussian_edge_weights",
+           "NODE_FEATURES", "feature_names", "feature_slices",
            "superpixel_graph", "SuperpixelGraph", "superpixel_graphs", "batched_slic",
            "pixel_grid_graph", "PixelGridGraph",
            "patch_graph", "PatchGraph", "build_graph", "GRAPH_KINDS", "cooccurrence_graph", "label_mask",

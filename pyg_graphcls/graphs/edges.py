@@ -1,9 +1,24 @@
-"""Edges for image graphs: kNN, region adjacency, grid neighbours, edge weights.
+r"""Edges for image graphs: the one kNN, region adjacency, grid neighbours, edge features.
 
-kNN works without ``torch-cluster``/``pyg-lib`` (neither installs from the
-package index): a batched ``torch.cdist`` + ``topk`` over zero-padded graphs,
-chunked so memory stays bounded. When ``torch_cluster`` is importable its
-compiled ``knn_graph`` is used instead (same edges up to ties).
+:func:`knn_graph` is the kNN of every builder. It runs, in order of preference:
+
+- PyG's compiled kNN (``pyg-lib``'s ``knn`` op, which PyG 2.8 calls from
+  :func:`torch_geometric.nn.knn_graph`; ``torch-cluster`` on older installs) when
+  importable: neither installs from the package index, so neither is required;
+- one small graph on CPU: a numpy distance matrix (at 75 nodes ~10x faster than
+  torch, whose per-call overhead dominates there);
+- many small 2-D graphs on CPU: the compiled loop of ``csrc/knn.cpp``
+  (:mod:`~pyg_graphcls.graphs._compiled`) when it builds;
+- otherwise a batched tensor path over zero-padded graphs, chunked over query rows.
+
+Every fallback orders each node's sources by (distance, index), a stable sort
+(ties go to the lower index); for 2-D positions (every image graph's ``pos``)
+the distances are :math:`(x_j - x_i)^2 + (y_j - y_i)^2` in float32 on every
+path, so the fallbacks agree to the bit. Feature-space kNN (``D > 2``) of the
+batched path uses ``torch.cdist``'s matrix-product form, whose rounding may
+order near-ties differently. The
+compiled libraries return the same neighbour sets except between equal
+distances, where they may choose another of the tied nodes.
 """
 from __future__ import annotations
 
@@ -16,22 +31,112 @@ from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
 from ..errors import GraphclsError
+from . import _compiled
 
-__all__ = ["knn_graph", "region_adjacency", "grid_edges", "gaussian_edge_weights",
-           "edge_features", "HAS_TORCH_CLUSTER"]
+__all__ = ["knn_graph", "knn_padded", "region_adjacency", "grid_edges", "gaussian_edge_weights",
+           "edge_features", "EDGE_FEATURES", "HAS_COMPILED_KNN"]
 
-try:  # optional compiled extra
-    import torch_cluster  # noqa: F401
-    HAS_TORCH_CLUSTER = True
-except Exception:  # pragma: no cover - depends on the machine
-    HAS_TORCH_CLUSTER = False
 
-_CHUNK = 4096  # query rows per cdist block: bounds memory at CHUNK * N floats
+def _library_knn():
+    """PyG's compiled ``knn_graph`` (pyg-lib) or torch-cluster's, whichever imports; ``None`` if neither."""
+    try:
+        import torch_geometric.typing as pyg_typing
+        if getattr(pyg_typing, "WITH_KNN", False):
+            from torch_geometric.nn.pool import knn_graph as pyg_knn_graph
+            return pyg_knn_graph
+    except Exception:  # pragma: no cover - depends on the machine
+        pass
+    try:
+        import torch_cluster
+        return torch_cluster.knn_graph
+    except Exception:  # pragma: no cover - depends on the machine
+        return None
+
+
+_LIBRARY_KNN = _library_knn()
+#: whether a compiled kNN library (pyg-lib or torch-cluster) is importable
+HAS_COMPILED_KNN = _LIBRARY_KNN is not None
+
+_SMALL = 1024     # one graph up to this many nodes on CPU: the numpy path
+_BUDGET = 1 << 24  # distance entries per block of the padded path (bounds memory at ~64 MB)
+
+
+def _smallest(d: Tensor, kk: int) -> Tensor:
+    """Indices of the ``kk`` smallest entries of each row of ``d [..., M]`` in (value, index) order:
+    the first ``kk`` of a stable sort. Long rows take ``topk`` for the ``kk``-th value, then every
+    entry below it and the lowest-index entries equal to it (a full stable sort of rows of a few
+    thousand costs ~15x more)."""
+    if d.size(-1) <= 128:
+        return torch.sort(d, dim=-1, stable=True)[1][..., :kk]
+    thr = torch.topk(d, kk, dim=-1, largest=False).values[..., -1:]
+    less, eq = d < thr, d == thr
+    take = less | (eq & (eq.cumsum(-1) <= kk - less.sum(-1, keepdim=True)))   # exactly kk per row
+    cols = take.nonzero()[:, -1].view(*d.shape[:-1], kk)                      # ascending index per row
+    order = torch.sort(d.gather(-1, cols), dim=-1, stable=True)[1]
+    return cols.gather(-1, order)
+
+
+def knn_padded(pos: Tensor, counts: Tensor, k: int, loop: bool = False,
+               use_cpp: Optional[bool] = None) -> tuple[Tensor, Tensor, Tensor]:
+    r"""kNN of many graphs stored zero-padded, without a compiled library.
+
+    Args:
+        pos (Tensor): coordinates ``[B, M, D]``, graph ``b`` in rows ``0..counts[b]-1``.
+        counts (Tensor): nodes per graph ``[B]`` (long).
+        k (int): neighbours per node (``min(k, n - 1)`` per node of an ``n``-node graph,
+            ``min(k, n)`` with ``loop``).
+        loop (bool): count each node as its own neighbour.
+        use_cpp (bool, optional): allow the compiled loop of ``csrc/knn.cpp`` (CPU,
+            ``D = 2``, no ``loop``); default: when it builds.
+
+    Returns:
+        ``(src, dst, n_edges)``: local node indices, ordered by graph, then target, then
+        (distance, index); ``n_edges [B]`` edges per graph.
+    """
+    B, M, D = pos.shape
+    dev = pos.device
+    counts = counts.to(dev).long()
+    per_node = (counts if loop else (counts - 1).clamp(min=0)).clamp(max=k)
+    n_edges = per_node * counts
+    mod = _compiled.load() if (dev.type == "cpu" and use_cpp is not False and D == 2 and not loop) else None
+    if mod is not None:
+        ei = mod.knn_small(pos.float().contiguous(), counts.contiguous(), int(k))
+        return ei[0], ei[1], n_edges
+    kk = min(k, M if loop else M - 1)
+    if kk <= 0:
+        z = torch.zeros(0, dtype=torch.long, device=dev)
+        return z, z, torch.zeros(B, dtype=torch.long, device=dev)
+    pos = pos.float()
+    valid = torch.arange(M, device=dev).view(1, M) < counts.view(B, 1)
+    rows = max(1, min(M, _BUDGET // max(B * M * min(D, 2), 1)))
+    parts = []
+    for start in range(0, M, rows):
+        q = pos[:, start:start + rows]                                       # [B, m, D]
+        if D <= 2:  # positions: the exact squared distances (the numpy path's and the compiled loop's)
+            d = ((q.unsqueeze(2) - pos.unsqueeze(1)) ** 2).sum(-1)           # [B, m, M]
+        else:  # features: cdist's matrix-product form, ~50x faster at D = 48 (ties may round apart)
+            d = torch.cdist(q, pos)
+        d.masked_fill_(~valid.unsqueeze(1), float("inf"))
+        if not loop:  # a node is never its own neighbour
+            m = q.size(1)
+            d[:, torch.arange(m, device=dev), torch.arange(start, start + m, device=dev)] = float("inf")
+        parts.append(_smallest(d, kk))
+    idx = torch.cat(parts, 1)                                                # [B, M, kk]
+    keep = valid.unsqueeze(-1) & (torch.arange(kk, device=dev).view(1, 1, kk) < per_node.view(B, 1, 1))
+    dst = torch.arange(M, device=dev).view(1, M, 1).expand(B, M, kk)
+    return idx[keep], dst[keep], n_edges
 
 
 def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
               cosine: bool = False, use_compiled: Optional[bool] = None) -> Tensor:
     r"""Edges from each node's ``k`` nearest neighbours (within its graph).
+
+    Node :math:`i` receives an edge from each :math:`j` among the ``k`` smallest
+    :math:`\lVert \mathbf{x}_j - \mathbf{x}_i 
+Vert^2` (:math:`j 
+e i` unless
+    ``loop``), ties broken by the lower index :math:`j`; with ``cosine`` the rows
+    are L2-normalised first (the same ranking as the cosine distance).
 
     Args:
         x (Tensor): node coordinates or features ``[N, D]``.
@@ -39,13 +144,18 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
         batch (Tensor, optional): graph id per node ``[N]``, sorted.
         loop (bool): count each node as its own neighbour.
         cosine (bool): cosine instead of Euclidean distance.
-        use_compiled (bool, optional): force (``True``) or forbid (``False``) the
-            ``torch_cluster`` path; default uses it when installed.
+        use_compiled (bool, optional): use (``True``) or forbid (``False``) a
+            compiled library (pyg-lib, torch-cluster); default: when importable.
 
     Returns:
         edge_index ``[2, E]`` with ``edge_index[0]`` the neighbour (source) and
         ``edge_index[1]`` the centre node (target), PyG's ``source_to_target``
-        flow: every node receives ``min(k, n - 1)`` edges (``n`` if ``loop``).
+        flow, grouped by target: every node receives ``min(k, n - 1)`` edges
+        (``min(k, n)`` with ``loop``) from the ``n`` nodes of its graph.
+
+    Shapes:
+        - **input:** ``x [N, D]``, ``batch [N]``
+        - **output:** ``[2, E]``, long, on ``x``'s device
     """
     if x.dim() != 2:
         raise GraphclsError(f"knn_graph: x must be [N, D], got shape {tuple(x.shape)}")
@@ -55,17 +165,16 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
     if n == 0 or k == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
     if use_compiled is None:
-        use_compiled = HAS_TORCH_CLUSTER
+        use_compiled = HAS_COMPILED_KNN
     if use_compiled:
-        import torch_cluster
-        return torch_cluster.knn_graph(x, k, batch=batch, loop=loop, cosine=cosine)
+        if _LIBRARY_KNN is None:
+            raise GraphclsError("knn_graph(use_compiled=True) needs pyg-lib or torch-cluster")
+        return _LIBRARY_KNN(x, k, batch=batch, loop=loop, cosine=cosine)
 
     x = x.float()
     if cosine:
         x = torch.nn.functional.normalize(x, dim=-1)
-    if batch is None and n <= 1024 and x.device.type == "cpu":
-        # one small graph on CPU: a numpy distance matrix beats torch's per-op
-        # overhead ~10x at n = 75 (measured; cdist's thread pool dominates)
+    if batch is None and n <= _SMALL and x.device.type == "cpu":
         p = x.numpy()
         d = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
         if not loop:
@@ -78,31 +187,12 @@ def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = Fa
         return torch.from_numpy(np.stack([idx.reshape(-1), dst]).astype(np.int64))
     if batch is None:
         batch = torch.zeros(n, dtype=torch.long, device=x.device)
-    dense, mask = to_dense_batch(x, batch)  # [B, M, D], [B, M]
-    B, M, _ = dense.shape
-    kk = min(k, M)
-    offsets = torch.zeros(B, dtype=torch.long, device=x.device)
-    offsets[1:] = torch.cumsum(mask.sum(1), 0)[:-1]
-    src_parts, dst_parts = [], []
-    for start in range(0, M, _CHUNK):
-        q = dense[:, start:start + _CHUNK]
-        d = torch.cdist(q, dense)  # [B, m, M]
-        d.masked_fill_(~mask[:, None, :], float("inf"))
-        m = q.size(1)
-        rows = torch.arange(start, start + m, device=x.device)
-        if not loop:  # a node is never its own neighbour: push it past every real one
-            d[:, torch.arange(m, device=x.device), rows] = float("inf")
-        dist, idx = d.topk(kk, dim=-1, largest=False)  # [B, m, kk]
-        valid = torch.isfinite(dist) & mask[:, start:start + m, None]
-        centre = rows.view(1, m, 1).expand_as(idx)
-        g = offsets.view(B, 1, 1).expand_as(idx)
-        src_parts.append((idx + g)[valid])
-        dst_parts.append((centre + g)[valid])
-    src = torch.cat(src_parts)
-    dst = torch.cat(dst_parts)
-    # order by target node, then by distance rank (as produced)
-    order = torch.argsort(dst, stable=True)
-    return torch.stack([src[order], dst[order]])
+    dense, mask = to_dense_batch(x, batch)                                   # [B, M, D], [B, M]
+    counts = mask.sum(1)
+    src, dst, n_edges = knn_padded(dense, counts, k, loop=loop)
+    offsets = torch.cumsum(counts, 0) - counts                               # first node of each graph
+    shift = torch.repeat_interleave(offsets, n_edges)
+    return torch.stack([src + shift, dst + shift])
 
 
 def region_adjacency(seg: np.ndarray | Tensor, connectivity: int = 8) -> Tensor:

@@ -2,15 +2,13 @@ r"""Region merging: connected superpixels, exactly as many as asked, at the leas
 
 scikit-image's SLIC makes its segments connected by absorbing every fragment smaller than
 ``min_size_factor`` times the mean segment size into a neighbour, whichever it meets first and
-whatever its colour. On small images that is most of the detail: on 28x28 Fashion-MNIST with 75
-segments (compactness 0.1) it leaves ~69 regions whose mean-colour picture is 26 grey levels
-(RMSE) from the image, where the same SLIC labels split into their connected pieces (~120) are 8
-(``python -m benchmarks.conversion --merge``). :func:`ward_merge` instead takes the connected
+whatever its colour. On small images that is much of the detail (compare the mean-colour
+pictures with ``python -m benchmarks.conversion --merge``). :func:`ward_merge` instead takes the connected
 pieces and merges, one pair of touching regions at a time, the pair whose merge adds the least
 squared error to the mean-colour picture (Ward's criterion,
 :math:`\frac{n_i n_j}{n_i + n_j} \lVert \mu_i - \mu_j \rVert^2`), until ``n_regions`` are left.
 Every region stays 4-connected, and a graph gets ``n_regions`` nodes whenever the image has at
-least that many pieces (75 for every 28x28 image above, as in PyG's ``MNISTSuperpixels``).
+least that many pieces (a fixed node count, as in PyG's ``MNISTSuperpixels``).
 
 Written here because scikit-image's ``graph.merge_hierarchical`` stops at a cost threshold, not
 at a region count, and re-weights through Python callbacks per edge (slower for this use).

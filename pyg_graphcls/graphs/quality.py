@@ -1,6 +1,6 @@
 """Superpixel quality against a reference segmentation: boundary recall, under-segmentation error.
 
-Used to compare :func:`~pyg_graphcls.graphs.fast_slic.batched_slic` with
+Used to compare :func:`~pyg_graphcls.graphs.batched_slic.batched_slic` with
 scikit-image's ``slic`` on the same images (the reference plays the part of
 the ground truth). Both measures are the usual ones of the superpixel
 literature (Neubert & Protzel 2012):

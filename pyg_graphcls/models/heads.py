@@ -458,7 +458,7 @@ class SampleGraphHead(nn.Module):
     Features :math:`f \in \mathbb{R}^{B \times d}` are projected to
     :math:`z = f W_e \in \mathbb{R}^{B \times e}`; the unnormalised edge
     similarity is :math:`S = z z^\top / \sqrt{e}` (returned, for the edge
-    loss against :func:`~pyg_graphcls.graphs.batch.label2edge`). The GCN
+    loss against :func:`~pyg_graphcls.graphs.sample_graph.label2edge`). The GCN
     uses :math:`A_{ab} = \sigma(S_{ab})` (:math:`a \ne b`), :math:`A_{aa} = 1`,
     :math:`\hat{A} = D^{-1/2} A D^{-1/2}`, and layers
     :math:`X' = \hat{A} X W + X W_{\text{root}} + b` (ReLU and dropout

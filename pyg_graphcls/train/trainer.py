@@ -11,7 +11,11 @@ Checkpoints: ``last.pt`` (full state for resuming, every epoch) and
 atomic and loaded with ``weights_only=True``. Resuming restores the model,
 optimizer, scheduler, RNG state and history, and the data order (a seeded
 generator per epoch), so a resumed CPU run ends with the same numbers as an
-uninterrupted one.
+uninterrupted one. ``last.pt`` also stores the schedule (scheduler, epochs,
+lr, weight decay, batch size, seed); resuming refuses
+(:meth:`Trainer.check_resume`) when it, the model config, or the data
+recorded in ``checkpoint_extra`` (fingerprint, graph settings) differ: a
+cosine schedule is never bent by a new ``epochs``.
 
 Distributed (``distributed=DistContext``, see :mod:`pyg_graphcls.train.distributed`):
 the model is wrapped in DDP, each global batch is split across the ranks,
@@ -35,6 +39,7 @@ from torch import Tensor
 from ..errors import GraphclsError
 from ..io import atomic_write, write_json
 from .checkpoint import load_checkpoint, save_checkpoint
+from .resume import resume_differences
 from .metrics import accuracy, confusion_matrix
 
 __all__ = ["Trainer", "resolve_device", "split_dataset", "make_loader"]
@@ -57,17 +62,32 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
-    """Seeded random ``(train, val)`` split of a dataset (indexable by a tensor or list)."""
-    n = len(dataset)
+def split_indices(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Seeded random split of ``range(n)`` into sorted ``(train_idx, val_idx)``.
+
+    ``round(n * val_fraction)`` indices go to validation (at least one when
+    ``val_fraction > 0`` and ``n > 1``); the split depends on ``(n,
+    val_fraction, seed)`` only.
+
+    Args:
+        n (int): number of items.
+        val_fraction (float): share of validation items, in ``[0, 1)``.
+        seed (int): seed of the permutation.
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise GraphclsError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_val = int(round(n * val_fraction))
     if val_fraction > 0 and n_val == 0 and n > 1:
         n_val = 1
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
-    return _subset(dataset, train_idx), (_subset(dataset, val_idx) if n_val else None)
+    return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+def split_dataset(dataset, val_fraction: float = 0.1, seed: int = 0):
+    """Seeded random ``(train, val)`` split of a dataset (indexable by a tensor or list) by
+    :func:`split_indices`; ``val`` is ``None`` when it would be empty."""
+    train_idx, val_idx = split_indices(len(dataset), val_fraction, seed)
+    return _subset(dataset, train_idx), (_subset(dataset, val_idx) if len(val_idx) else None)
 
 
 def _subset(dataset, idx: Tensor):
@@ -219,7 +239,7 @@ class Trainer:
             loss = F.binary_cross_entropy_with_logits(out.float(), y)
         eloss = None
         if edge_logits is not None and self.edge_loss_weight > 0:
-            from ..graphs.batch import edge_loss, label2edge
+            from ..graphs.sample_graph import edge_loss, label2edge
             eloss = edge_loss(edge_logits.float(), label2edge(y))
             loss = loss + self.edge_loss_weight * eloss
         return out, y, loss, eloss
@@ -403,17 +423,34 @@ class Trainer:
         return res
 
     # ---------------------------------------------------------------- state
+    def schedule(self) -> dict:
+        """What fixes the learning-rate schedule and the data order; stored in ``last.pt``."""
+        return {"scheduler": self.scheduler_name, "epochs": self.epochs, "lr": self.lr,
+                "weight_decay": float(self.weight_decay), "batch_size": self.batch_size, "seed": self.seed}
+
+    def check_resume(self, path: str | os.PathLike) -> dict:
+        """Load ``path`` (a ``last.pt``) and raise :class:`GraphclsError` saying what differs when its
+        schedule, model config or recorded data do not match this trainer; returns the state."""
+        ckpt = load_checkpoint(path)
+        if "optimizer" not in ckpt:
+            raise GraphclsError(f"{path} holds model weights only; resume needs a last.pt training state")
+        diffs = resume_differences(ckpt, schedule=self.schedule(), extra=self.checkpoint_extra,
+                                   model_config=getattr(self.model, "_graphcls_config", None))
+        if diffs:
+            raise GraphclsError(f"cannot resume from {path}: {'; '.join(diffs)} (resume with the settings of "
+                                f"that run, or train into a new --out folder)")
+        return ckpt
+
     def save_state(self, path: str | os.PathLike) -> None:
-        save_checkpoint(path, self.model, epoch=self.start_epoch, optimizer=self.optimizer.state_dict(),
+        save_checkpoint(path, self.model, epoch=self.start_epoch, schedule=self.schedule(),
+                        optimizer=self.optimizer.state_dict(),
                         scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                         scaler=self.scaler.state_dict(), history=self.history, best_metric=self.best_metric,
                         best_epoch=self.best_epoch, rng_state=torch.get_rng_state(),
                         **{**self.checkpoint_extra, "task": self.task})
 
     def load_state(self, path: str | os.PathLike) -> None:
-        ckpt = load_checkpoint(path)
-        if "optimizer" not in ckpt:
-            raise GraphclsError(f"{path} holds model weights only; resume needs a last.pt training state")
+        ckpt = self.check_resume(path)
         try:
             self.model.load_state_dict(ckpt["model_state"])
         except RuntimeError as e:

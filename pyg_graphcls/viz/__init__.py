@@ -6,13 +6,14 @@ every function returns the figure and, given ``path``, writes a PNG
 atomically.
 """
 from .curves import load_history, new_figure, plot_confusion_matrix, plot_history, save_figure
-from .graphs import (draw_graph, draw_misclassified, from_networkx_graph, image_array, seg_boundaries,
-                     seg_boundary_segments, to_networkx_graph)
+from .explain import draw_explanation, importance_map
+from .export import export_graphs, from_networkx_graph, networkx_layout, to_networkx_graph
+from .graphs import draw_graph, draw_misclassified, image_array, seg_boundaries, seg_boundary_segments
 from .labels import draw_attention, draw_label_graph, label_graph_matrix
 
 __all__ = [
     "plot_history", "load_history", "plot_confusion_matrix", "save_figure", "new_figure",
-    "draw_graph", "draw_misclassified", "to_networkx_graph", "from_networkx_graph",
+    "draw_graph", "draw_misclassified", "to_networkx_graph", "from_networkx_graph", "networkx_layout", "export_graphs",
     "image_array", "seg_boundaries", "seg_boundary_segments",
-    "draw_label_graph", "draw_attention", "label_graph_matrix",
+    "draw_explanation", "importance_map", "draw_label_graph", "draw_attention", "label_graph_matrix",
 ]

@@ -8,7 +8,7 @@ coordinates and the nodes land on the pixels they came from.
 
 Nodes are one ``scatter`` (a PathCollection), edges one ``LineCollection`` with
 one segment per column of ``edge_index``: a 224x224 pixel grid (50k nodes,
-400k edges) draws in a few seconds. networkx is only used for conversion.
+400k edges) draws in a few seconds. Conversion to networkx and file export live in :mod:`pyg_graphcls.viz.export`.
 """
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ import torch
 from ..errors import GraphclsError
 from .curves import new_figure, save_figure
 
-__all__ = ["draw_graph", "draw_misclassified", "to_networkx_graph", "from_networkx_graph",
-           "image_array", "seg_boundaries", "seg_boundary_segments"]
+__all__ = ["draw_graph", "draw_misclassified", "image_array", "seg_boundaries", "seg_boundary_segments"]
 
 _COLOUR_KEYWORDS = {"rgb", "degree", "x", "intensity", "index"}
 _BOUNDARY_LABEL = "seg_boundaries"
@@ -531,130 +530,3 @@ def draw_misclassified(dataset: Any, predictions: Any, targets: Any = None,
     if path is not None:
         save_figure(fig, path)
     return fig
-
-
-# ---------------------------------------------------------------------------
-# networkx round trip
-# ---------------------------------------------------------------------------
-
-_NODE_KEYS = ("x", "pos")
-_EDGE_KEYS = ("edge_attr", "edge_weight")
-_GRAPH_KEYS_FORCED = ("y", "seg", "img")
-
-
-def to_networkx_graph(data: Any, index: int = 0):
-    """A ``networkx.DiGraph`` of ``data`` (graph ``index`` of a Batch).
-
-    Node attributes ``x`` (list of floats) and ``pos`` (an ``(x, y)`` tuple,
-    usable as a networkx layout); edge attributes ``edge_attr`` / ``edge_weight``
-    and ``eid`` (the column in ``edge_index``); graph attributes ``y`` and any
-    other graph-level tensors (``seg``, ``img``) kept as tensors. Dtypes are
-    recorded in ``G.graph['dtypes']`` so :func:`from_networkx_graph` restores
-    the same tensors. Duplicate edges are merged (a DiGraph holds one per pair).
-    """
-    import networkx as nx
-
-    g = _pick_graph(data, index)
-    n = g.num_nodes
-    if n is None:
-        raise GraphclsError("to_networkx_graph: graph has no nodes ('num_nodes', 'x' or 'pos' missing)")
-    n = int(n)
-    ei = _get(g, "edge_index")
-    ei = _np(ei).astype(np.int64) if ei is not None else np.zeros((2, 0), dtype=np.int64)
-    G = nx.DiGraph()
-    dtypes: dict[str, str] = {}
-    shapes: dict[str, list[int]] = {}
-    node_vals = {}
-    for key in _NODE_KEYS:
-        v = _get(g, key)
-        if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == n:
-            dtypes[key] = str(v.dtype).replace("torch.", "")
-            shapes[key] = list(v.shape[1:])
-            node_vals[key] = v.detach().cpu().reshape(n, -1).tolist()
-    for i in range(n):
-        attrs = {}
-        for key, vals in node_vals.items():
-            attrs[key] = tuple(vals[i]) if key == "pos" else vals[i]
-        G.add_node(i, **attrs)
-    edge_vals = {}
-    for key in _EDGE_KEYS:
-        v = _get(g, key)
-        if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == ei.shape[1]:
-            dtypes[key] = str(v.dtype).replace("torch.", "")
-            shapes[key] = list(v.shape[1:])
-            edge_vals[key] = v.detach().cpu().reshape(ei.shape[1], -1).tolist() if v.dim() > 1 else v.tolist()
-    for j in range(ei.shape[1]):
-        attrs = {key: vals[j] for key, vals in edge_vals.items()}
-        G.add_edge(int(ei[0, j]), int(ei[1, j]), eid=j, **attrs)
-    for key in g.keys():
-        if key in _NODE_KEYS or key in _EDGE_KEYS or key in ("edge_index", "num_nodes", "batch", "ptr"):
-            continue
-        v = g[key]
-        G.graph[key] = v.clone() if isinstance(v, torch.Tensor) else v
-    G.graph["num_nodes"] = n
-    G.graph["dtypes"] = dtypes
-    G.graph["shapes"] = shapes
-    return G
-
-
-def from_networkx_graph(G: Any):
-    """A ``Data`` from a networkx graph (inverse of :func:`to_networkx_graph`).
-
-    Nodes are relabelled 0..N-1 in iteration order. ``x``, ``pos`` (node
-    attributes), ``edge_attr``, ``edge_weight`` (or ``weight``) (edge
-    attributes) and graph attributes (``y``, ...) are carried over; edges come
-    back in their original ``edge_index`` order when they carry ``eid``.
-    Undirected graphs give both directions of each edge.
-    """
-    import networkx as nx
-    from torch_geometric.data import Data
-
-    if not isinstance(G, nx.Graph):
-        raise GraphclsError(f"from_networkx_graph: expected a networkx graph, got {type(G).__name__}")
-    dtypes = dict(G.graph.get("dtypes", {}))
-    shapes = dict(G.graph.get("shapes", {}))
-    nodes = list(G.nodes)
-    idx = {v: i for i, v in enumerate(nodes)}
-    n = len(nodes)
-
-    def _tensor(vals: list, key: str, lead: int) -> torch.Tensor:
-        dt = getattr(torch, dtypes[key]) if key in dtypes else None
-        t = torch.tensor(vals, dtype=dt) if vals else torch.zeros((0,), dtype=dt or torch.float32)
-        if key in shapes:
-            t = t.reshape([lead] + list(shapes[key]))
-        elif dt is None and t.is_floating_point():
-            t = t.float()
-        return t
-
-    data = Data()
-    for key in _NODE_KEYS:
-        have = [key in G.nodes[v] for v in nodes]
-        if n and all(have):
-            data[key] = _tensor([list(G.nodes[v][key]) if isinstance(G.nodes[v][key], (tuple, list))
-                                 else G.nodes[v][key] for v in nodes], key, n)
-        elif any(have):
-            raise GraphclsError(f"from_networkx_graph: only some nodes have '{key}'")
-
-    edges = []
-    directed = G.is_directed()
-    for u, v, attrs in G.edges(data=True):
-        edges.append((idx[u], idx[v], attrs))
-        if not directed and u != v:
-            edges.append((idx[v], idx[u], attrs))
-    if edges and directed and all("eid" in a for _, _, a in edges):
-        edges.sort(key=lambda t: t[2]["eid"])
-    data.edge_index = (torch.tensor([[a for a, _, _ in edges], [b for _, b, _ in edges]], dtype=torch.long)
-                       if edges else torch.zeros((2, 0), dtype=torch.long))
-    for key, src in (("edge_attr", "edge_attr"), ("edge_weight", "edge_weight"), ("edge_weight", "weight")):
-        if key in data:
-            continue
-        have = [src in a for _, _, a in edges]
-        if edges and all(have):
-            data[key] = _tensor([a[src] for _, _, a in edges], key, len(edges))
-    for key, v in G.graph.items():
-        if key in ("dtypes", "shapes", "num_nodes"):
-            continue
-        data[key] = v.clone() if isinstance(v, torch.Tensor) else v
-    if "x" not in data and "pos" not in data:
-        data.num_nodes = n
-    return data

@@ -128,7 +128,7 @@ def test_full_grid_layout_rejects_incomplete_grids(grid_graphs):
         "edge doubled": (b.pos, torch.cat([ei[:, 1:], ei[:, 1:2]], 1)),
         "self-loop instead of an edge": (b.pos, torch.cat([ei[:, 4:], loops], 1)),
         "4-neighbour grid": (four.pos.repeat(2, 1), torch.cat([four.edge_index, four.edge_index + 784], 1)),
-        "rotated positions": (rotate_pos(b.pos, 10.0), ei),
+        "rotated positions": (rotate_pos(b.pos, 10.0, (28, 28)), ei),
         "a position twice": (torch.cat([b.pos[:1], b.pos[:1], b.pos[2:]]), ei),
         "edge across graphs": (b.pos, torch.cat([ei[:, 1:], torch.tensor([[0], [784 + 1]])], 1)),
     }

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyg_graphcls.errors import GraphclsError
-from pyg_graphcls.graphs.batch import edge_loss, label2edge, sample_graph
+from pyg_graphcls.graphs.sample_graph import edge_loss, label2edge, sample_graph
 from pyg_graphcls.graphs.labels import cooccurrence_graph, save_label_graph
 from pyg_graphcls.models import ConvNet
 from pyg_graphcls.models.heads import (COCO_CLASSES_PER_GROUP, MLGCN, GroupedLabelAttentionHead,

@@ -1,16 +1,18 @@
-"""Accuracy table of issue 6: named recipes x training-set sizes x seeds.
+"""The accuracy table: recipes (``references/configs/*.toml``) x training-set sizes x seeds.
 
-    python -m benchmarks.accuracy --recipes gcn,mlp,gat,dirconv,dirconv-grid,cnn \
+    python -m references.accuracy --recipes gcn,mlp,gat,dirconv,dirconv-grid,cnn \
         --train-sizes 5000,10000 --seeds 3 [--epochs 15] [--test-size N] [--dataset fashion-mnist] \
-        [--json benchmarks/accuracy.json] [--threads 1]
+        [--json references/accuracy.json] [--threads 1]
 
-Every run is one :func:`pyg_graphcls.recipes.run_recipe` call (the recipe fixes
-data, graph, model, lr, batch size and augmentation; ``--epochs`` overrides its
-epoch count for the whole table). Results are appended to the JSON file after
+Every run is one ``graphcls train --config references/configs/NAME.toml`` in this
+process (:func:`references.recipes.run`; the config fixes data, graph, model, lr,
+batch size and augmentation; ``--epochs`` overrides its epoch count for the whole
+table). Results are appended to the JSON file after
 each run, and runs already there (same recipe, dataset, size, seed, epochs,
 test size, variant) are skipped, so an interrupted table continues where it stopped.
 ``--overrides JSON --variant NAME`` runs an ablation of the recipes (e.g. another
-width) as its own row.
+width: ``'{"model_arg": {"hidden": 40}}'``, any ``graphcls train`` option by its
+config key) as its own row.
 Prints a Markdown table: test accuracy mean ± std over seeds, parameters,
 epochs, seconds per epoch (training + validation pass, this machine).
 """
@@ -27,7 +29,8 @@ from pathlib import Path
 import torch
 
 from pyg_graphcls.io import write_json
-from pyg_graphcls.recipes import RECIPES, get_recipe, run_recipe
+
+from .recipes import config_path, names as recipe_names, override_argv, run
 
 
 def _key(r: dict) -> tuple:
@@ -68,18 +71,18 @@ def table(runs: list[dict], order=None) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", default="gcn,mlp,gat,dirconv,dirconv-grid,cnn",
-                    help=f"comma-separated, from: {', '.join(RECIPES)}")
+                    help=f"comma-separated, from: {', '.join(recipe_names())}")
     ap.add_argument("--train-sizes", default="5000", help="comma-separated; 'all' = the whole training file")
     ap.add_argument("--seeds", default="3", help="a count (3 = seeds 0,1,2) or a comma-separated list")
     ap.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
     ap.add_argument("--test-size", type=int, default=None, help="first N test images (default: all)")
     ap.add_argument("--dataset", default=None, help="override the recipes' dataset (e.g. idx:DIR, sample)")
-    ap.add_argument("--json", default="benchmarks/accuracy.json")
+    ap.add_argument("--json", default="references/accuracy.json")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--workers", type=int, default=None, help="conversion processes (default: all cores)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--overrides", default=None,
-                    help='ablation: JSON merged into every recipe, e.g. \'{"model_kwargs": {"hidden": 40}}\'')
+                    help='ablation: JSON of config keys merged into every recipe, e.g. \'{"model_arg": {"hidden": 40}}\'')
     ap.add_argument("--variant", default=None, help="name of the --overrides ablation (a separate table row)")
     args = ap.parse_args(argv)
     overrides = json.loads(args.overrides) if args.overrides else None
@@ -89,7 +92,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     for n in names:
-        get_recipe(n)  # fail early on a typo
+        config_path(n)  # fail early on a typo
+    override_argv(overrides)  # and on an unknown override key
     sizes = [None if s.strip() == "all" else int(s) for s in args.train_sizes.split(",")]
     seeds = (list(range(int(args.seeds))) if "," not in args.seeds
              else [int(s) for s in args.seeds.split(",") if s.strip()])
@@ -108,7 +112,7 @@ def main(argv=None) -> None:
                 if _key(probe) in done:
                     continue
                 t0 = time.perf_counter()
-                res = run_recipe(name, train_size=size, seed=seed, epochs=args.epochs, test_size=args.test_size,
+                res = run(name, train_size=size, seed=seed, epochs=args.epochs, test_size=args.test_size,
                                  dataset=args.dataset, device=args.device, workers=args.workers,
                                  overrides=overrides)
                 res.update(probe, wall_seconds=time.perf_counter() - t0, commit=commit(),

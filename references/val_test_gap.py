@@ -1,6 +1,6 @@
 """Is the validation split a fair stand-in for the test set? Per-block test accuracy next to validation.
 
-    python -m benchmarks.val_test_gap --recipes cnn,raster-regions,raster-ward --train-size 10000 \
+    python -m references.val_test_gap --recipes cnn,raster-regions,raster-ward --train-size 10000 \
         --epochs 3 [--blocks 10] [--check-cache 40] [--heldout 5000] [--threads 1]
 
 For each recipe: train it (seed 0, the recipe's protocol: the same 90/10 split of the first
@@ -19,51 +19,56 @@ import tempfile
 import numpy as np
 import torch
 
-from pyg_graphcls.recipes import get_recipe, load_recipe_data
+from .recipes import graph_kwargs, model_kwargs, recipe_args, recipe_data
 
 
-def check_cache(recipe: dict, n: int) -> int:
-    """Number of mismatching graphs among ``n`` per file (0 when the cache is what the code builds)."""
+def check_cache(args, n: int) -> int:
+    """Number of mismatching graphs among ``n`` per file (0 when the cache is what the code builds)
+    for the parsed options ``args`` of a superpixel recipe (:func:`references.recipes.recipe_args`)."""
     from pyg_graphcls.datasets import load_dataset, load_images
     from pyg_graphcls.graphs import superpixel_graph
-    splits = load_dataset(recipe["dataset"], "superpixels", recipe["graph_kwargs"], progress=False)
-    tri, trl, tei, tel, _, _ = load_images(recipe["dataset"])
+    gkw = graph_kwargs(args)
+    splits = load_dataset(args.dataset, "superpixels", gkw, progress=False)
+    tri, trl, tei, tel, _, _ = load_images(args.dataset)
     bad = 0
     for ds, imgs, labels in ((splits.train, tri, trl), (splits.test, tei, tel)):
         for i in np.linspace(0, len(ds) - 1, n).astype(int).tolist():
-            g, c = superpixel_graph(imgs[i], y=int(labels[i]), **recipe["graph_kwargs"]), ds[i]
+            g, c = superpixel_graph(imgs[i], y=int(labels[i]), **gkw), ds[i]
             same = (torch.equal(g.x, c.x) and torch.equal(g.pos, c.pos) and torch.equal(g.edge_index, c.edge_index)
                     and torch.allclose(g.edge_attr, c.edge_attr) and int(g.y) == int(c.y))
             bad += not same
     return bad
 
 
-def heldout_set(recipe: dict, start: int, n: int):
-    """Images ``start .. start + n - 1`` of the training file in the recipe's form: training-file
-    images that neither the training nor the validation split of the first ``start`` contains."""
-    from pyg_graphcls.datasets import load_dataset, load_images
-    from pyg_graphcls.recipes import image_recipe_dataset
-    if recipe["graph"] == "superpixels":
-        train = load_dataset(recipe["dataset"], "superpixels", recipe["graph_kwargs"], progress=False).train
+def heldout_set(args, start: int, n: int):
+    """Images ``start .. start + n - 1`` of the training file in the form the parsed recipe options
+    ``args`` train on: training-file images that neither the training nor the validation split of
+    the first ``start`` contains (no augmentation)."""
+    from pyg_graphcls.datasets import load_dataset
+    if args.graph == "superpixels" and not args.lazy:
+        train = load_dataset(args.dataset, "superpixels", graph_kwargs(args), progress=False).train
         return train[start:min(start + n, len(train))]
-    tri, trl, _, _, _, _ = load_images(recipe["dataset"])
-    return image_recipe_dataset(recipe, tri[start:start + n], trl[start:start + n])
+    data = recipe_data(args, train_size=None, test_size=None, val_fraction=0.0, augment=None)
+    return data.full[start:start + n] if args.graph != "image" else torch.utils.data.Subset(
+        data.full, range(start, min(start + n, len(data.full))))
 
 
 def blocks(name: str, train_size: int, epochs: int, n_blocks: int, heldout: int = 0) -> dict[str, float]:
     from pyg_graphcls.models import create_model
     from pyg_graphcls.train import Trainer
-    r = get_recipe(name)
-    train, val, test, nf, nc = load_recipe_data(r, train_size, None)
+    args = recipe_args(name, ["--train-size", str(train_size)])
+    data = recipe_data(args)
+    train, val, test = data.train, data.val, data.test
     torch.manual_seed(0)
-    model = create_model(r["model"], in_channels=nf, num_classes=nc, **r["model_kwargs"])
+    model = create_model(args.model, in_channels=data.num_features, num_classes=data.num_classes,
+                         **model_kwargs(args))
     with tempfile.TemporaryDirectory() as d:
-        t = Trainer(model, device="auto", epochs=epochs, batch_size=r["batch_size"], lr=r["lr"], seed=0,
+        t = Trainer(model, device="auto", epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=0,
                     progress=False, eval_train_size=0, out_dir=d)
         t.fit(train, val)
         out = {"val": t.evaluate(val, confusion=False)["accuracy"]}
         if heldout:
-            out["held-out"] = t.evaluate(heldout_set(r, train_size, heldout), confusion=False)["accuracy"]
+            out["held-out"] = t.evaluate(heldout_set(args, train_size, heldout), confusion=False)["accuracy"]
         edges = np.linspace(0, len(test), n_blocks + 1).astype(int)
         for a, b in zip(edges[:-1], edges[1:]):
             part = torch.utils.data.Subset(test, range(a, b))
@@ -87,8 +92,8 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     for name in [n.strip() for n in args.recipes.split(",") if n.strip()]:
-        r = get_recipe(name)
-        if args.check_cache and r["graph"] == "superpixels":
+        r = recipe_args(name)
+        if args.check_cache and r.graph == "superpixels":
             print(f"{name}: {check_cache(r, args.check_cache)} of {2 * args.check_cache} cached graphs differ "
                   f"from a fresh conversion", flush=True)
         res = blocks(name, args.train_size, args.epochs, args.blocks, args.heldout)

@@ -1,11 +1,11 @@
-"""benchmarks.superpixel_controls: the painted images its CNN controls train on."""
+"""references.superpixel_controls: the painted images its CNN controls train on; val_test_gap's held-out set."""
 import numpy as np
 import pytest
 import torch
 
-from benchmarks.superpixel_controls import paint
+from references.superpixel_controls import paint
 from pyg_graphcls.datasets import load_idx_dir, sample_dir
-from pyg_graphcls.graphs.fast_slic import batched_slic
+from pyg_graphcls.graphs.batched_slic import batched_slic
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_paint_rejects_bad_input(images):
 
 def test_paint_agreement_regions_beat_the_tessellation(images):
     """From bbox + occupancy nearly every pixel goes back to its own region, more than by nearest centroid."""
-    from benchmarks.superpixel_controls import paint_agreement
+    from references.superpixel_controls import paint_agreement
     share = paint_agreement(images)
     assert 0.9 < share["regions"] <= 1.0 and share["nearest"] < share["regions"]
     # the graphs' (scikit-image) regions are connected; the batched path's labels may be split in pieces
@@ -56,20 +56,23 @@ def test_paint_agreement_regions_beat_the_tessellation(images):
 
 
 def test_val_test_gap_heldout_is_the_unseen_training_images(tiny_idx, digits, tmp_path, monkeypatch):
-    """benchmarks.val_test_gap --heldout: training-file images after the first train_size, in the
-    recipe's form (pixels for cnn, the cached graphs for a superpixel recipe)."""
-    from benchmarks.val_test_gap import heldout_set
+    """references.val_test_gap --heldout: training-file images after the first train_size, in the
+    recipe's form (pixels for cnn, grids for dirconv-grid, the cached graphs for a superpixel recipe)."""
     from pyg_graphcls.graphs import superpixel_graph
-    from pyg_graphcls.recipes import get_recipe
+    from references.recipes import graph_kwargs, recipe_args
+    from references.val_test_gap import heldout_set
     monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(tmp_path / "home"))
     x, y = digits
-    spec = f"idx:{tiny_idx}"
-    held = heldout_set({**get_recipe("cnn"), "dataset": spec}, 20, 8)
+    spec = ["--dataset", f"idx:{tiny_idx}"]
+    held = heldout_set(recipe_args("cnn", spec), 20, 8)
     assert len(held) == 8
     img, lab = held[3]
     assert torch.equal(img[0], torch.from_numpy(x[23]).float() / 255.0) and int(lab) == int(y[23])
-    r = {**get_recipe("dirconv"), "dataset": spec}
+    grids = heldout_set(recipe_args("dirconv-grid", spec), 20, 8)
+    assert len(grids) == 8 and int(grids[3].y) == int(y[23])
+    assert torch.allclose(grids[3].x[:, 0], torch.from_numpy(x[23]).float().reshape(-1) / 255.0)
+    r = recipe_args("dirconv", spec)
     graphs = heldout_set(r, 28, 10)                   # only 32 training images: 4 left
     assert len(graphs) == 4
-    fresh = superpixel_graph(x[30], y=int(y[30]), **r["graph_kwargs"])
+    fresh = superpixel_graph(x[30], y=int(y[30]), **graph_kwargs(r))
     assert torch.equal(graphs[2].x, fresh.x) and int(graphs[2].y) == int(y[30])

@@ -1,32 +1,18 @@
-"""Optional compiled CPU kernel for :func:`~pyg_graphcls.graphs.fast_slic.batched_slic`.
-
-Why hand-written: the tensor formulation of a SLIC round (gather 9 candidate
-centres per pixel, score, argmin, scatter-add) makes ~6 passes over a
-``[B, H*W, 9, D+1]`` intermediate; on CPU that costs ~0.5 ms per 28x28 image
-per round in eager torch and ~0.2 ms with ``torch.compile`` (measured), slower
-than scikit-image's whole ``slic`` call. The same round as a plain loop (per
-pixel: 9 candidates, D multiply-adds each) is ~100x less memory traffic. No
-library offers a batched SLIC on tensors, so the loop is written here, built
-with ``torch.utils.cpp_extension.load_inline`` on first use (needs a C++
-compiler; cached by torch in ``TORCH_EXTENSIONS_DIR``) and parallel over
-images with ``at::parallel_for`` (torch's intra-op threads). When it cannot be
-built, :func:`load` returns ``None`` and the tensor path runs instead; CUDA
-tensors always take the tensor path.
-
-The loop computes the same thing as the tensor path: distances
-:math:`\\sum_d (f_{p,d} - c_{k,d})^2` over the 3x3 candidate cells, first
-minimum wins, centres = mean of assigned pixel features, an empty cluster keeps
-its centre.
-"""
-from __future__ import annotations
-
-import os
-import threading
-from typing import Optional
-
-__all__ = ["load", "disabled"]
-
-_SRC = r"""
+// Batched SLIC on CPU: the compiled kernel behind pyg_graphcls.graphs.batched_slic.
+//
+// Built on first use by pyg_graphcls/graphs/_compiled.py (torch.utils.cpp_extension.load);
+// the tensor path of batched_slic computes the same thing when this cannot be built.
+//
+// Why hand-written: the tensor formulation of a SLIC round (gather 9 candidate centres per
+// pixel, score, argmin, scatter-add) makes ~6 passes over a [B, H*W, 9, D+1] intermediate;
+// on CPU that costs ~0.5 ms per 28x28 image per round in eager torch and ~0.2 ms with
+// torch.compile (measured), slower than scikit-image's whole slic call. The same round as a
+// plain loop (per pixel: 9 candidates, D multiply-adds each) is ~100x less memory traffic.
+// Loops are parallel over images with at::parallel_for (torch's intra-op threads).
+//
+// The loop computes what the tensor path computes: distances sum_d (f_pd - c_kd)^2 over the
+// 3x3 candidate cells, first minimum wins, centres = mean of assigned pixel features, an empty
+// cluster keeps its centre.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <vector>
@@ -297,95 +283,11 @@ torch::Tensor segment_sums(torch::Tensor img, torch::Tensor labels, int64_t M) {
   return out;
 }
 
-// kNN of many small graphs: pos [B, M, 2] float32 (zero-padded), counts [B] int64.
-// Returns [2, E] (source, target) local indices, by graph, target, then (distance, index):
-// the order of numpy's stable argsort in edges.knn_graph. Distances as numpy computes them
-// (dx*dx + dy*dy in float32; -ffp-contract=off keeps the compiler from fusing them).
-torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k) {
-  TORCH_CHECK(pos.dim() == 3 && pos.size(2) == 2 && pos.scalar_type() == torch::kFloat32, "pos must be float32 [B, M, 2]");
-  pos = pos.contiguous(); counts = counts.contiguous();
-  const int64_t B = pos.size(0), M = pos.size(1);
-  const float* X = pos.data_ptr<float>();
-  const int64_t* N = counts.data_ptr<int64_t>();
-  std::vector<int64_t> off(B + 1, 0);
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t n = N[b], kk = std::max<int64_t>(0, std::min<int64_t>(k, n - 1));
-    off[b + 1] = off[b] + n * kk;
-  }
-  auto out = torch::empty({2, off[B]}, torch::kInt64);
-  int64_t* S = out.data_ptr<int64_t>();
-  int64_t* T = S + off[B];
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> d(M), px(M), py(M), all(M);
-    std::vector<int64_t> idx(M);
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n = N[b], kk = std::max<int64_t>(0, std::min<int64_t>(k, n - 1));
-      const float* p = X + b * M * 2;
-      int64_t e = off[b];
-      for (int64_t j = 0; j < n; ++j) { px[j] = p[j * 2]; py[j] = p[j * 2 + 1]; }
-      for (int64_t i = 0; i < n && kk > 0; ++i) {
-        // all distances first (a loop that vectorises), then the selection
-        const float xi = px[i], yi = py[i];
-        for (int64_t j = 0; j < n; ++j) {
-          const float t0 = xi - px[j], t1 = yi - py[j];
-          all[j] = t0 * t0 + t1 * t1;
-        }
-        // keep the kk best (distance, index) pairs sorted; j ascends, so an equal distance
-        // goes after the ones already kept (numpy's stable order)
-        int64_t m = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          if (j == i) continue;
-          const float dj = all[j];
-          if (m == kk && !(dj < d[kk - 1])) continue;
-          int64_t q = m < kk ? m++ : kk - 1;
-          while (q > 0 && d[q - 1] > dj) { d[q] = d[q - 1]; idx[q] = idx[q - 1]; --q; }
-          d[q] = dj; idx[q] = j;
-        }
-        for (int64_t r = 0; r < kk; ++r, ++e) { S[e] = idx[r]; T[e] = i; }
-      }
-    }
-  });
-  return out;
+torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k);  // knn.cpp
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
+  m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]");
+  m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
+  m.def("knn_small", &knn_small, "kNN of many small 2-D graphs (stable order)");
 }
-"""
-
-_lock = threading.Lock()
-_mod = None
-_failed = False
-
-
-def disabled() -> bool:
-    """``PYG_GRAPHCLS_NO_CPP=1`` forbids the compiled kernel (tests of the tensor path, machines without a compiler)."""
-    return os.environ.get("PYG_GRAPHCLS_NO_CPP", "") not in ("", "0")
-
-
-def _simd_flags() -> list[str]:
-    """``-mavx2`` when this CPU has AVX2 (8 floats per vector instead of SSE's 4: the SLIC rounds
-    ran ~15 % faster, measured). The flags are part of torch's build hash, so a machine without
-    AVX2 sharing the extension cache builds its own copy instead of loading this one."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((ln.split(":", 1)[1].split() for ln in fh if ln.startswith("flags")), [])
-    except OSError:
-        return []
-    return ["-mavx2"] if "avx2" in flags else []
-
-
-def load() -> Optional[object]:
-    """The compiled module, building it on first use; ``None`` when disabled or the build fails."""
-    global _mod, _failed
-    if _mod is not None or _failed or disabled():
-        return _mod
-    with _lock:
-        if _mod is None and not _failed:
-            try:
-                from torch.utils.cpp_extension import load_inline
-
-                _mod = load_inline("pyg_graphcls_slic", cpp_sources=_SRC,
-                                   functions=["slic_labels", "knn_small", "pixel_features", "segment_sums"],
-                                   extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off"] + _simd_flags(),
-                                   extra_ldflags=["-fopenmp"],
-                                   verbose=False)
-            except Exception:  # no compiler, no headers: the tensor path runs
-                _failed = True
-    return _mod

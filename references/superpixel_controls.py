@@ -1,8 +1,8 @@
 """Controls for the superpixel rows of issue 6: how much of the image do 75 regions keep, and how
 much of that does the graph model use?
 
-    python -m benchmarks.superpixel_controls --paint exact,voronoi --train-sizes 10000,all \
-        --seeds 0, --epochs 8 [--threads 1] [--json benchmarks/accuracy.json]
+    python -m references.superpixel_controls --paint exact,voronoi --train-sizes 10000,all \
+        --seeds 0, --epochs 8 [--threads 1] [--json references/accuracy.json]
 
 Each control trains the ``cnn`` recipe (the same CNN as the pixel rows) on a *painted* copy of
 Fashion-MNIST, written once as IDX files under ``<cache root>/controls/<mode>-<n_train>``:
@@ -14,7 +14,7 @@ Fashion-MNIST, written once as IDX files under ``<cache root>/controls/<mode>-<n
   made from the graph's ``mean`` and ``centroid`` columns alone (no region shapes).
 
 - ``graph``: every pixel gets the ``mean`` of the region that
-  :func:`~pyg_graphcls.models.strong.rasterize_regions` gives it from the graph's own ``pos``,
+  :func:`~pyg_graphcls.nn.rasterize.rasterize_regions` gives it from the graph's own ``pos``,
   ``bbox`` and ``occupancy`` columns — the graphs the superpixel recipes train on (scikit-image
   SLIC, connected regions, ~69 per image), painted from what the graph stores.
 
@@ -24,12 +24,12 @@ per 28x28 image are ~117 connected pieces (``--agreement`` prints both counts), 
 The CNN on ``exact`` bounds what a model of the 75 region means can reach with a CNN's inductive
 bias; ``voronoi`` vs ``exact`` says how much the region shapes (which the graph has only as
 centroid, bbox and moments) are worth. Rows go to the accuracy JSON as ``cnn`` on dataset
-``idx:<dir>`` (``benchmarks.accuracy``'s table and skip logic).
+``idx:<dir>`` (``references.accuracy``'s table and skip logic).
 
 ``--agreement N`` instead measures, on the first N test images converted as the
 ``--recipe`` (default ``raster-regions``) converts them, the share of pixels that the ``raster`` model's two
-ways of painting a graph (:func:`~pyg_graphcls.models.strong.rasterize_nearest`, from ``pos``
-alone, and :func:`~pyg_graphcls.models.strong.rasterize_regions`, from ``pos`` + ``bbox`` +
+ways of painting a graph (:func:`~pyg_graphcls.nn.rasterize.rasterize_nearest`, from ``pos``
+alone, and :func:`~pyg_graphcls.nn.rasterize.rasterize_regions`, from ``pos`` + ``bbox`` +
 ``occupancy``) give to the region that really holds them.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch
 
 from pyg_graphcls.datasets import default_root, load_images
 from pyg_graphcls.datasets.idx import write_idx
-from pyg_graphcls.graphs.fast_slic import batched_slic
+from pyg_graphcls.graphs.batched_slic import batched_slic
 from pyg_graphcls.graphs.merge import connected_pieces
 
 MODES = ("exact", "voronoi", "graph")
@@ -86,25 +86,33 @@ def paint(images: np.ndarray, mode: str = "exact", n_segments: int = 75, chunk: 
     return np.concatenate(out) if out else images.copy()
 
 
-def paint_graphs(graphs, bbox_index: int, occupancy_index: int, side: int = 28, batch_size: int = 500) -> np.ndarray:
+def region_ranges(features) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``[start, stop)`` of the 4 bbox and 9 occupancy columns of graphs with ``features`` (grayscale)."""
+    from pyg_graphcls.graphs import feature_slices
+    cols = feature_slices(features, 1)
+    return tuple(cols["bbox"]), tuple(cols["occupancy"])
+
+
+def paint_graphs(graphs, bbox: tuple[int, int], occupancy: tuple[int, int], side: int = 28,
+                 batch_size: int = 500) -> np.ndarray:
     """uint8 ``[N, side, side]``: each graph's ``mean`` column (x[:, 0], in [0, 1]) painted by
-    :func:`~pyg_graphcls.models.strong.rasterize_regions` from its ``bbox`` and 3x3 ``occupancy`` columns."""
+    :func:`~pyg_graphcls.nn.rasterize.rasterize_regions` from its ``bbox`` and 3x3 ``occupancy`` columns."""
     from torch_geometric.loader import DataLoader
-    from pyg_graphcls.models.strong import rasterize_regions, region_columns
+    from pyg_graphcls.nn import rasterize_regions, region_columns
     out = []
     for b in DataLoader(graphs, batch_size=batch_size):
-        bbox, occ = region_columns(b.x, bbox_index, occupancy_index, 3, side)
-        img = rasterize_regions(b.x[:, :1] * 255.0, b.pos, bbox, occ, b.batch, b.num_graphs, side, float(side))
+        box, occ = region_columns(b.x, bbox, occupancy, float(side))
+        img = rasterize_regions(b.x[:, :1] * 255.0, b.pos, box, occ, b.batch, b.num_graphs, side, float(side))
         out.append(img[:, 0].round().clamp(0, 255).to(torch.uint8).numpy())
     return np.concatenate(out) if out else np.zeros((0, side, side), np.uint8)
 
 
 def _recipe_graphs(recipe: str = "raster-regions"):
     from pyg_graphcls.datasets import load_dataset
-    from pyg_graphcls.recipes import get_recipe
-    r = get_recipe(recipe)
-    splits = load_dataset("fashion-mnist", "superpixels", r["graph_kwargs"], progress=False)
-    return splits.train, splits.test, r["model_kwargs"]["bbox_index"], r["model_kwargs"]["occupancy_index"]
+    from .recipes import graph_kwargs, recipe_args
+    gkw = graph_kwargs(recipe_args(recipe))
+    splits = load_dataset("fashion-mnist", "superpixels", gkw, progress=False)
+    return (splits.train, splits.test) + region_ranges(gkw["features"])
 
 
 def painted_dir(mode: str, n_train: int, root: Path, recipe: str = "raster-regions") -> Path:
@@ -132,11 +140,10 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
     id, per painting (see the module docstring), and the mean number of regions and of connected
     pieces per image in the graphs' segmentation and in the batched path's."""
     from pyg_graphcls.graphs import superpixel_graph
-    from pyg_graphcls.models.strong import rasterize_nearest, rasterize_regions, region_columns
-    from pyg_graphcls.recipes import get_recipe
-    r = get_recipe(recipe)
-    kw, mk = r["graph_kwargs"], r["model_kwargs"]
-    cells = mk.get("occupancy_cells", 3)
+    from pyg_graphcls.nn import rasterize_nearest, rasterize_regions, region_columns
+    from .recipes import graph_kwargs, recipe_args
+    kw = graph_kwargs(recipe_args(recipe))
+    bbox_cols, occ_cols = region_ranges(kw["features"])
     side = images.shape[1]
     hits: dict[str, list[float]] = {"nearest": [], "regions": []}
     pieces: dict[str, list[int]] = {"graph regions": [], "graph pieces": [], "batched labels": [],
@@ -149,7 +156,7 @@ def paint_agreement(images: np.ndarray, recipe: str = "raster-regions") -> dict[
             pieces[f"{name} pieces"].append(int(connected_pieces(lab).max()) + 1)
         ids = torch.arange(g.num_nodes, dtype=torch.float32).unsqueeze(1)
         batch = torch.zeros(g.num_nodes, dtype=torch.long)
-        bbox, occ = region_columns(g.x, mk["bbox_index"], mk["occupancy_index"], cells, side)
+        bbox, occ = region_columns(g.x, bbox_cols, occ_cols, float(side))
         painted = {"nearest": rasterize_nearest(ids, g.pos, batch, 1, side, float(side)),
                    "regions": rasterize_regions(ids, g.pos, bbox, occ, batch, 1, side, float(side))}
         for name, out in painted.items():
@@ -166,7 +173,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", default="0,")
     ap.add_argument("--epochs", default="8")
     ap.add_argument("--threads", default=None)
-    ap.add_argument("--json", default="benchmarks/accuracy.json")
+    ap.add_argument("--json", default="references/accuracy.json")
     ap.add_argument("--root", default=None, help="cache root (default: the toolkit's)")
     ap.add_argument("--recipe", default="raster-regions",
                     help="graph mode and --agreement: whose graphs (a raster recipe painting regions)")

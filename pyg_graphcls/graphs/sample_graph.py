@@ -6,7 +6,7 @@ r"""Graphs over the samples of a minibatch.
   and that target (the *edge loss* of the sample-graph head);
 * :func:`sample_graph` builds a PyG :class:`~torch_geometric.data.Data` whose
   nodes are the samples, joined by cosine similarity of their features
-  (dense top-:math:`k` with :func:`torch.topk`, no ``torch_cluster``).
+  (the ``k`` most similar through :func:`~pyg_graphcls.graphs.edges.knn_graph`).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from ..errors import GraphclsError
+from .edges import knn_graph
 
 __all__ = ["label2edge", "edge_loss", "sample_graph", "cosine_similarity_matrix"]
 
@@ -133,8 +134,8 @@ def sample_graph(
     r"""A graph over the samples of a batch from the cosine similarity of their features.
 
     Node :math:`a` receives an edge from :math:`b \ne a` when :math:`b` is
-    among the ``k`` most similar samples to :math:`a` (ties broken by
-    :func:`torch.topk`) and/or the similarity reaches ``threshold``. With
+    among the ``k`` most similar samples to :math:`a` (:func:`~pyg_graphcls.graphs.edges.knn_graph`
+    with ``cosine=True``: ties go to the lower index) and/or the similarity reaches ``threshold``. With
     neither given every pair is joined. The edge weight is the cosine
     similarity clamped at zero, so it is never negative (safe for
     ``GCNConv``'s degree normalisation).
@@ -168,9 +169,8 @@ def sample_graph(
         kk = min(k, b - 1)
         topk_mask = torch.zeros_like(keep)
         if kk > 0:
-            masked = sim.detach().masked_fill(eye, float("-inf"))
-            idx = masked.topk(kk, dim=1).indices
-            topk_mask.scatter_(1, idx, True)
+            nn_src, nn_dst = knn_graph(features.detach(), kk, cosine=True)
+            topk_mask[nn_dst, nn_src] = True
         keep = keep & topk_mask
     if threshold is not None:
         keep = keep & (sim.detach() >= float(threshold))

@@ -1,0 +1,59 @@
+"""Collated graph storage: the ``(data, slices)`` layout of :class:`~torch_geometric.data.InMemoryDataset`.
+
+The batched builders return a whole batch in this layout (nothing per image);
+these helpers merge such blocks and split them back into ``Data`` objects.
+"""
+from __future__ import annotations
+
+import torch
+from torch_geometric.data import Data
+
+from ..errors import GraphclsError
+
+__all__ = ["merge_storage", "storage_to_list"]
+
+
+def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """Concatenate collated blocks (``InMemoryDataset`` layout, local indices, no index increments).
+
+    Blocks hold tensors or numpy arrays (what worker processes return); the result holds tensors
+    (numpy arrays are wrapped, not copied, before the one concatenation)."""
+    blocks = [({k: torch.as_tensor(v) for k, v in d.items()}, {k: torch.as_tensor(v) for k, v in s.items()})
+              for d, s in blocks]
+    keys = list(blocks[0][0])
+    for arrays, _ in blocks[1:]:
+        if list(arrays) != keys:
+            raise GraphclsError(f"graphs do not all have the same fields: {keys} vs {list(arrays)}")
+    if len(blocks) == 1:
+        return blocks[0]
+    probe = Data()
+    data, slices = {}, {}
+    for key in keys:
+        first = blocks[0][0][key]
+        dim = (probe.__cat_dim__(key, first) or 0) % first.dim()
+        try:
+            data[key] = torch.cat([b[0][key] for b in blocks], dim=dim)
+        except RuntimeError:
+            raise GraphclsError(f"cannot store field {key!r}: its shape differs between graphs "
+                                f"(e.g. 'seg' of images of different sizes)") from None
+        parts, off = [torch.zeros(1, dtype=torch.long)], 0
+        for b in blocks:
+            parts.append(b[1][key][1:].long() + off)
+            off += int(b[1][key][-1])
+        slices[key] = torch.cat(parts)
+    return data, slices
+
+
+def storage_to_list(data: dict, slices: dict) -> list[Data]:
+    """Split ``InMemoryDataset`` storage into one ``Data`` per graph."""
+    n = slices["x"].numel() - 1
+    out = []
+    probe = Data()
+    for i in range(n):
+        d = Data()
+        for key, v in data.items():
+            s = slices[key]
+            dim = probe.__cat_dim__(key, v) % v.dim()
+            d[key] = v.narrow(dim, int(s[i]), int(s[i + 1] - s[i]))
+        out.append(d)
+    return out

@@ -1,0 +1,112 @@
+"""graphs.batched_slic: the batched segmenter, its compiled twin, the Lab reference, quality measures."""
+import numpy as np
+import pytest
+import torch
+
+from pyg_graphcls.errors import GraphclsError
+from pyg_graphcls.graphs.batched_slic import batched_slic, rgb_to_lab
+from pyg_graphcls.graphs.image import as_image
+from pyg_graphcls.graphs.quality import boundary_map, boundary_recall, segment_count, undersegmentation_error
+from pyg_graphcls.graphs.superpixels import slic_segments, superpixel_graphs
+
+
+def photos(n=3, size=40):
+    import skimage.data as d
+    from skimage.transform import resize
+    out = [resize(getattr(d, name)()[..., :3], (size, size)) for name in ("astronaut", "coffee", "chelsea")]
+    return (np.stack(out[:n]) * 255).round().astype(np.uint8)
+
+
+def test_batched_slic_counts_and_quality(digits):
+    imgs = digits[0][:12]
+    lab, cnt = batched_slic(imgs, 75)
+    assert lab.shape == (12, 28, 28) and lab.dtype == torch.long
+    assert all(int(lab[i].max()) + 1 == int(cnt[i]) == segment_count(lab[i]) for i in range(12))
+    assert abs(float(cnt.float().median()) - 75) <= 0.15 * 75
+    grid = batched_slic(imgs, 75, max_iter=0)[0]  # one assignment from the grid: close to a plain grid
+    ue_fast, ue_grid = [], []
+    for i, im in enumerate(imgs):
+        ref = slic_segments(as_image(im), 75)
+        assert boundary_recall(lab[i], ref, 1) > 0.95
+        ue_fast.append(undersegmentation_error(lab[i], ref))
+        ue_grid.append(undersegmentation_error(grid[i], ref))
+    assert np.mean(ue_fast) < np.mean(ue_grid)
+
+
+def test_compiled_and_tensor_paths_agree(digits):
+    a, ca = batched_slic(digits[0][:8], 75, use_cpp=False)
+    b, cb = batched_slic(digits[0][:8], 75)  # compiled loop when it builds, else the same tensor path
+    assert (a == b).float().mean() > 0.98
+
+
+def test_compiled_and_tensor_paths_agree_on_colour():
+    imgs = photos(size=64)
+    a, _ = batched_slic(imgs, 40, use_cpp=False)   # Lab in torch, tensor rounds
+    b, _ = batched_slic(imgs, 40)                  # Lab and rounds compiled (when it builds)
+    c, _ = batched_slic(imgs.astype(np.float32) / 255.0, 40)  # float input: the power, not the table
+    assert (a == b).float().mean() > 0.98 and (b == c).float().mean() > 0.98
+
+
+def test_compiled_pixel_features_match_torch_lab():
+    from pyg_graphcls.graphs import _compiled
+    mod = _compiled.load()
+    if mod is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    imgs = torch.from_numpy(photos(size=16))
+    feat = mod.pixel_features(imgs, 10.0, 4.0, True)                     # [B, 5, P]
+    lab = rgb_to_lab(imgs.float() / 255.0)                               # [B, H, W, 3]
+    assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    assert torch.equal(feat[0, 3], yy.reshape(-1) / 4.0) and torch.equal(feat[0, 4], xx.reshape(-1) / 4.0)
+
+
+def test_colour_segmentation_follows_boundaries():
+    imgs = photos(size=64)
+    lab, cnt = batched_slic(imgs, 40)
+    for i, im in enumerate(imgs):
+        ref = slic_segments(as_image(im), 40)
+        grid = np.arange(64)[:, None] // 10 * 7 + np.arange(64)[None, :] // 10
+        assert boundary_recall(lab[i], ref, 2) > boundary_recall(grid, ref, 2)
+    assert abs(float(cnt.float().median()) - 40) <= 0.2 * 40
+
+
+def test_rgb_to_lab_matches_skimage():
+    """The reference Lab conversion against scikit-image: random colours, both branches of the sRGB
+    linearisation (around 0.04045) and of f (dark colours, XYZ below 0.008856), black and white; the
+    uint8 table path equals the power path."""
+    from skimage.color import rgb2lab
+    rng = np.random.default_rng(0)
+    levels = np.array([0.0, 0.01, 0.04, 0.0405, 0.041, 0.05, 0.08, 0.5, 1.0])
+    grid = np.stack(np.meshgrid(levels, levels, levels), -1).reshape(-1, 3)
+    x = np.concatenate([rng.random((50, 3)), grid]).astype(np.float32)
+    want = rgb2lab(x[None].astype(np.float64))[0]
+    assert np.allclose(rgb_to_lab(torch.from_numpy(x)).numpy(), want, atol=2e-3)
+    assert np.allclose(rgb_to_lab(torch.from_numpy(x[:1] * 0)).numpy(), 0, atol=1e-4)          # black
+    assert np.allclose(rgb_to_lab(torch.ones(1, 3)).numpy(), [[100, 0, 0]], atol=1e-2)          # white (D65)
+    u8 = torch.from_numpy(rng.integers(0, 256, (64, 3)).astype(np.uint8))
+    assert torch.allclose(rgb_to_lab(u8.float() / 255.0, u8), rgb_to_lab(u8.float() / 255.0), atol=1e-4)
+
+
+def test_quality_on_hand_made_segmentation():
+    ref = np.zeros((4, 4), int)
+    ref[:, 2:] = 1                       # two halves: a vertical boundary between columns 1 and 2
+    seg = np.zeros((4, 4), int)
+    seg[:, 3:] = 1                       # boundary one column to the right
+    assert boundary_map(ref).sum() == 8
+    assert boundary_recall(seg, ref, 0) == 0.5   # column 2 is a boundary of both
+    assert boundary_recall(seg, ref, 1) == 1.0
+    # segment 0 (12 px) overlaps G0 by 8 and G1 by 4 -> min(8, 4) + min(4, 8) = 8; segment 1 fits in G1
+    assert undersegmentation_error(seg, ref) == pytest.approx(8 / 16)
+    assert undersegmentation_error(ref, ref) == 0.0 and segment_count(seg) == 2
+    with pytest.raises(GraphclsError):
+        boundary_recall(seg, ref[:3])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu_tensor_path(digits):
+    imgs = torch.from_numpy(digits[0][:8])
+    a, _ = batched_slic(imgs, 75, use_cpp=False)
+    b, _ = batched_slic(imgs.cuda(), 75)
+    assert (a == b.cpu()).float().mean() > 0.98
+    data, _ = superpixel_graphs(imgs.cuda())
+    assert data["x"].is_cuda

@@ -73,18 +73,23 @@ def _storage(dataset) -> tuple[dict, dict]:
 
     if isinstance(dataset, tuple) and len(dataset) == 2 and isinstance(dataset[0], (dict, Data)):
         store, slices = dataset  # e.g. what superpixel_graphs(..., collate=True) returns
-        return (store.to_dict() if isinstance(store, Data) else store), slices
-    if isinstance(dataset, InMemoryDataset):
+        store = store.to_dict() if isinstance(store, Data) else store
+    elif isinstance(dataset, InMemoryDataset):
         if dataset._indices is not None:  # a slice: collate just those graphs
             data, slices = InMemoryDataset.collate([dataset[i] for i in range(len(dataset))])
-            return data.to_dict(), slices
-        return dataset._data.to_dict(), dataset.slices
-    if isinstance(dataset, Sequence) and len(dataset) and isinstance(dataset[0], Data):
+            store = data.to_dict()
+        else:
+            store, slices = dataset._data.to_dict(), dataset.slices
+    elif isinstance(dataset, Sequence) and len(dataset) and isinstance(dataset[0], Data):
         data, slices = InMemoryDataset.collate(list(dataset))
-        if slices is None:  # one graph: collate keeps it as it is
-            slices = {"x": torch.tensor([0, data.num_nodes]), "edge_index": torch.tensor([0, data.num_edges])}
-        return data.to_dict(), slices
-    raise GraphclsError("PackedGraphs needs an InMemoryDataset, a list of Data or (data, slices) storage")
+        store = data.to_dict()
+    else:
+        raise GraphclsError("PackedGraphs needs an InMemoryDataset, a list of Data or (data, slices) storage")
+    if slices is None and "x" in store:  # one graph: collate keeps it as it is, without slices
+        n = store["x"].size(0)
+        e = store["edge_index"].size(1) if "edge_index" in store else 0
+        slices = {"x": torch.tensor([0, n]), "edge_index": torch.tensor([0, e])}
+    return store, slices
 
 
 def _layout(store: dict, slices: dict) -> dict:

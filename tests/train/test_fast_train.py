@@ -87,3 +87,19 @@ def test_pack_rule(graphs):
     assert "uneven" in pack_rule(small) and pack_rule(small[:-1]) is None
     assert "labels" in pack_rule([Data(x=torch.rand(3, 1), edge_index=torch.zeros(2, 0, dtype=torch.long),
                                        y=torch.tensor([[0, 1]]))])
+
+
+def test_one_graph_packs(graphs):
+    """PyG keeps a one-graph InMemoryDataset without slices; it still packs."""
+    from torch_geometric.data import InMemoryDataset
+
+    class One(InMemoryDataset):
+        def __init__(self, g):
+            super().__init__()
+            self.data, self.slices = self.collate([g])
+
+    _, lst = graphs
+    ds = One(lst[0])
+    assert ds.slices is None and pack_rule(ds) is None
+    p = PackedGraphs(ds)
+    assert len(p) == 1 and int(p.num_nodes[0]) == lst[0].num_nodes

@@ -1,19 +1,24 @@
-"""Training speed and accuracy: the packed dense GCN path vs plain PyG (DataLoader + GCNConv).
+"""Training speed by model: the dense path vs the sparse PyG path vs plain PyG GCN; accuracy of both paths.
 
-    python -m benchmarks.training [--quick] [--parts speed,accuracy,conversion,scaling,grid] [--threads 2,1]
+    python -m benchmarks.training [--quick] [--parts speed,accuracy,conversion,scaling,grid] [--threads 1,2]
+                                  [--models mlp,gcn,gat,dirconv,gatedgcn] [--graphs 2048] [--rounds 3]
 
-speed: the registry ``gcn`` (4 x GCNConv 64, max ⊕ mean, batch 64, Adam) trained
-one epoch at a time on the same superpixel graphs (Fashion-MNIST, 75 segments,
-kNN 8) by (a) PyG's ``DataLoader`` over a list of ``Data`` (``Batch.from_data_list``
-per batch) and the model's PyG forward, (b) :class:`PackedGraphs` batches and
-the model's dense forward. Same model object, rounds interleaved, best round of
-each side, graphs/s include batching. accuracy: the same model trained by the
-``Trainer`` on the bundled sample (5000/1000) through both paths, same seed.
-conversion: the same model (fast path) trained on graphs from scikit-image's
-``slic`` and from the batched SLIC. scaling: seconds per epoch vs number of
-graphs (75 nodes) and vs graph size (75, 300, 784 segments), both paths.
-grid (not in the default parts): ``dirconv-grid`` training steps on 28x28 pixel-grid
-batches by message passing and by its dense ``conv2d`` path, next to the ``cnn``.
+speed: every model of ``--models`` (registry defaults, batch 64, Adam 1e-3)
+trained one epoch at a time on the same superpixel graphs (Fashion-MNIST when
+installed, else the bundled sample; 75 segments, kNN 8) by (a) the sparse path:
+PyG's ``DataLoader`` over a list of ``Data`` (``Batch.from_data_list`` per batch)
+and the model's PyG forward, (b) the dense path: :class:`PackedGraphs` batches
+(packed once, timed apart) and the model's neighbour-table forward, and (c) plain
+PyG GCN as the baseline: ``DataLoader`` + 4 x ``GCNConv`` 64, max ⊕ mean pooling,
+linear head, written here with PyG only. One process, rounds interleaved (each
+round runs every model on both paths and the baseline), the best round of each
+kept (the machine is shared: the best round is the least disturbed); graphs/s
+include batching. accuracy: the ``gcn`` trained by the ``Trainer`` on the sample
+through both paths, same seed. conversion: the same model (dense path) trained on
+graphs from scikit-image's ``slic`` and from the batched SLIC. scaling: seconds per
+epoch vs number of graphs and vs graph size (75, 300, 784 segments), both paths.
+grid (not in the default parts): ``dirconv-grid`` training steps on 28x28
+pixel-grid batches by message passing and by its dense ``conv2d`` path, next to the ``cnn``.
 """
 from __future__ import annotations
 
@@ -28,10 +33,29 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks import print_md_table
+from pyg_graphcls.graphs import superpixel_graphs
 from pyg_graphcls.graphs.storage import storage_to_list
-from pyg_graphcls.graphs.superpixels import superpixel_graphs
 from pyg_graphcls.models import create_model
 from pyg_graphcls.train.fast import PackedGraphs
+
+MODELS = ("mlp", "gcn", "gat", "dirconv", "gatedgcn")
+
+
+class PlainGCN(torch.nn.Module):
+    """Plain PyG GCN, the baseline: 4 x GCNConv 64 + ReLU, global max ⊕ mean pooling, linear head."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, layers: int = 4) -> None:
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+        self.convs = torch.nn.ModuleList(GCNConv(in_channels if i == 0 else hidden, hidden) for i in range(layers))
+        self.head = torch.nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, data):
+        from torch_geometric.nn import global_max_pool, global_mean_pool
+        h = data.x
+        for conv in self.convs:
+            h = F.relu(conv(h, data.edge_index))
+        return self.head(torch.cat([global_max_pool(h, data.batch), global_mean_pool(h, data.batch)], 1))
 
 
 def graphs(n: int, n_segments: int = 75, source: str = "fashion-mnist"):
@@ -44,10 +68,15 @@ def graphs(n: int, n_segments: int = 75, source: str = "fashion-mnist"):
     return superpixel_graphs(imgs, labels, n_segments=n_segments, workers=2, chunk=256)
 
 
+#: the clock of the speed runs: ``time.perf_counter`` (wall) or ``time.process_time`` (``--clock cpu``: the
+#: CPU seconds of this process, which other jobs on a shared machine do not inflate; one thread only)
+CLOCK = time.perf_counter
+
+
 def run_epoch(model, batches, opt, max_batches=None) -> tuple[float, int]:
     """Train one pass over ``batches`` (a PyG DataLoader or a PackedLoader); seconds include batching."""
     model.train()
-    t, n = time.perf_counter(), 0
+    t, n = CLOCK(), 0
     for i, b in enumerate(batches):
         if max_batches is not None and i >= max_batches:
             break
@@ -56,7 +85,7 @@ def run_epoch(model, batches, opt, max_batches=None) -> tuple[float, int]:
         loss.backward()
         opt.step()
         n += b.num_graphs
-    return time.perf_counter() - t, n
+    return CLOCK() - t, n
 
 
 def pyg_epoch(model, data_list, opt, batch_size=64, max_batches=None) -> tuple[float, int]:
@@ -68,25 +97,39 @@ def fast_epoch(model, packed, opt, batch_size=64, max_batches=None) -> tuple[flo
     return run_epoch(model, packed.loader(batch_size, shuffle=True), opt, max_batches)
 
 
-def speed(store, threads: int, rounds: int, max_batches=None) -> dict:
+def speed(store, threads: int, rounds: int, max_batches=None, models: Sequence[str] = MODELS) -> dict:
+    """graphs/s of every model on the sparse and the dense path, and of plain PyG GCN, rounds interleaved."""
     torch.set_num_threads(threads)
     data_list = storage_to_list(*store)
     t0 = time.perf_counter()
     packed = PackedGraphs(store)
     t_pack = time.perf_counter() - t0
-    torch.manual_seed(0)
-    model = create_model("gcn", in_channels=packed.num_features, num_classes=10)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    ref, fast = [], []
-    for _ in range(rounds):
-        s, n = pyg_epoch(model, data_list, opt, max_batches=max_batches)
-        ref.append(n / s)
-        s, n = fast_epoch(model, packed, opt, max_batches=max_batches)
-        fast.append(n / s)
-    return {"graphs": len(data_list), "threads": threads, "nodes_max": packed.max_nodes,
+    nets, opts = {}, {}
+    for name in ("plain-pyg-gcn",) + tuple(models):
+        torch.manual_seed(0)
+        nets[name] = (PlainGCN(packed.num_features, 10) if name == "plain-pyg-gcn" else
+                      create_model(name, in_channels=packed.num_features, num_classes=10))
+        opts[name] = torch.optim.Adam(nets[name].parameters(), 1e-3)
+    rates = {"plain-pyg-gcn": []}
+    rates.update({f"{m}/{side}": [] for m in models for side in ("sparse", "dense")})
+    for r in range(rounds):
+        s, n = pyg_epoch(nets["plain-pyg-gcn"], data_list, opts["plain-pyg-gcn"], max_batches=max_batches)
+        rates["plain-pyg-gcn"].append(n / s)
+        for m in models:
+            s, n = pyg_epoch(nets[m], data_list, opts[m], max_batches=max_batches)
+            rates[f"{m}/sparse"].append(n / s)
+            s, n = fast_epoch(nets[m], packed, opts[m], max_batches=max_batches)
+            rates[f"{m}/dense"].append(n / s)
+        print(f"  threads {threads} round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
+              flush=True)
+    best = {k: max(v) for k, v in rates.items()}
+    base = best["plain-pyg-gcn"]
+    rows = [{"model": m, "sparse_graphs_s": best[f"{m}/sparse"], "dense_graphs_s": best[f"{m}/dense"],
+             "dense_vs_sparse": best[f"{m}/dense"] / best[f"{m}/sparse"],
+             "dense_vs_plain_gcn": best[f"{m}/dense"] / base} for m in models]
+    return {"graphs": len(data_list), "threads": threads, "nodes_max": packed.max_nodes, "k": packed.max_degree,
             "nodes_mean": float(packed.num_nodes.float().mean()), "pack_seconds": t_pack,
-            "pyg_graphs_s": max(ref), "fast_graphs_s": max(fast), "ratio": max(fast) / max(ref),
-            "pyg_rounds": ref, "fast_rounds": fast}
+            "plain_pyg_gcn_graphs_s": base, "rows": rows, "rounds": rates}
 
 
 def grid_speed(n: int, threads: int, rounds: int) -> dict:
@@ -206,9 +249,11 @@ def scaling(threads: int, quick: bool) -> dict:
         print("scaling", rows[-1], flush=True)
     for seg in (75, 300, 784):
         store = graphs(1024, n_segments=seg)
-        r = speed(store, threads, 1, max_batches=4 if seg > 75 else None)
+        r = speed(store, threads, 1, max_batches=4 if seg > 75 else None, models=("gcn",))
+        g = r["rows"][0]
         rows.append({"kind": "size", "graphs": r["graphs"], "nodes": seg, "nodes_max": r["nodes_max"],
-                     "pyg_graphs_s": r["pyg_graphs_s"], "fast_graphs_s": r["fast_graphs_s"], "ratio": r["ratio"]})
+                     "pyg_graphs_s": g["sparse_graphs_s"], "fast_graphs_s": g["dense_graphs_s"],
+                     "ratio": g["dense_vs_sparse"]})
         print("scaling", rows[-1], flush=True)
     return {"rows": rows}
 
@@ -217,15 +262,20 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--parts", default="speed,accuracy,conversion,scaling")
-    ap.add_argument("--graphs", type=int, default=4096, help="graphs per speed epoch")
+    ap.add_argument("--graphs", type=int, default=2048, help="graphs per speed epoch")
+    ap.add_argument("--models", default=",".join(MODELS), help="models of the speed part")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", default="2,1", help="speed is measured at each; the other parts use the fewest")
+    ap.add_argument("--threads", default="1,2", help="speed is measured at each; the other parts use the fewest")
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: time the speed part by this process's CPU seconds (with --threads 1)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the conversion-accuracy part")
     args = ap.parse_args(argv)
     if args.quick:
         args.graphs, args.rounds, args.epochs = 1024, 2, 2
     parts = args.parts.split(",")
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     threads = [int(t) for t in args.threads.split(",")]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; torch {torch.__version__}",
@@ -233,7 +283,7 @@ def main(argv=None) -> None:
     res = {}
     if "speed" in parts:
         store = graphs(args.graphs)
-        res["speed"] = [speed(store, th, args.rounds) for th in threads]
+        res["speed"] = [speed(store, th, args.rounds, models=args.models.split(",")) for th in threads]
         for r in res["speed"]:
             print("speed", json.dumps(r), flush=True)
     if "accuracy" in parts:
@@ -249,12 +299,14 @@ def main(argv=None) -> None:
         for r in res["grid"]:
             print("grid", json.dumps(r), flush=True)
     if "speed" in res:
-        print()
-        print_md_table(["threads", "graphs", "nodes (mean / max)", "PyG DataLoader + GCNConv (graphs/s)",
-                        "packed dense (graphs/s)", "ratio"],
-                       [[r["threads"], f"{r['graphs']:,}", f"{r['nodes_mean']:.1f} / {r['nodes_max']}",
-                         f"{r['pyg_graphs_s']:,.0f}", f"{r['fast_graphs_s']:,.0f}", f"{r['ratio']:.2f}x"]
-                        for r in res["speed"]])
+        r0 = res["speed"][0]
+        print(f"\n{r0['graphs']:,} graphs, nodes mean {r0['nodes_mean']:.1f} / max {r0['nodes_max']}, k {r0['k']}, "
+              f"batch 64; best of {args.rounds} interleaved rounds; packing once: {r0['pack_seconds']:.2f} s")
+        print_md_table(["threads", "model", "sparse PyG path (graphs/s)", "dense path (graphs/s)", "dense / sparse",
+                        "plain PyG GCN (graphs/s)", "dense / plain PyG GCN"],
+                       [[r["threads"], row["model"], f"{row['sparse_graphs_s']:,.0f}", f"{row['dense_graphs_s']:,.0f}",
+                         f"{row['dense_vs_sparse']:.2f}x", f"{r['plain_pyg_gcn_graphs_s']:,.0f}",
+                         f"{row['dense_vs_plain_gcn']:.2f}x"] for r in res["speed"] for row in r["rows"]])
     if "accuracy" in res:
         a = res["accuracy"]
         print(f"\nsample, {args.epochs} epochs, seed 0: test accuracy PyG path {100 * a['pyg']['test_accuracy']:.2f} %, "

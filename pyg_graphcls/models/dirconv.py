@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GraphclsError
-from ..nn.directional_conv import DirectionalBlock, DirectionalConv, direction_basis, full_grid_layout
+from ..nn.directional_conv import (DirectionalBlock, DirectionalConv, direction_basis, full_grid_layout,
+                                   neighbour_basis)
 from ..nn.grid_pool import grid_pool
 from ..nn.readout import MultiScaleReadout
-from .inputs import check_sizes, graph_inputs, node_positions
+from .inputs import check_sizes, dense_graph, graph_inputs, is_dense, node_positions
 from .registry import register_model
 
 __all__ = ["DirConvNet"]
@@ -57,7 +58,8 @@ class DirConvNet(nn.Module):
 
     Shapes:
         - **input:** a ``Batch`` with ``x [N, in_channels]``, ``pos [N, 2]``,
-          ``edge_index [2, E]``
+          ``edge_index [2, E]``, or a :class:`~pyg_graphcls.train.fast.DenseGraphBatch`
+          with ``pos`` (:meth:`forward_dense`; models without grid pooling)
         - **output:** ``[num_graphs, num_classes]``
     """
 
@@ -94,7 +96,14 @@ class DirConvNet(nn.Module):
             b.reset_parameters()
         self.readout.reset_parameters()
 
+    @property
+    def supports_dense(self) -> bool:
+        """Whether :meth:`forward` takes a padded neighbour batch (no grid pooling)."""
+        return not self.pool_at
+
     def forward(self, data) -> Tensor:
+        if is_dense(data):
+            return self.forward_dense(data)
         x, batch, size = graph_inputs(data)
         pos, edge_index = node_positions(data), data.edge_index
         if self.dense_grid:
@@ -112,6 +121,24 @@ class DirConvNet(nn.Module):
                 h, pos, edge_index, batch, _ = grid_pool(h, pos, edge_index, batch, self.pool_at[i], size)
                 basis = direction_basis(pos, edge_index, self.directions)
         return self.readout(stages, size)
+
+    def forward_dense(self, data) -> Tensor:
+        """:meth:`forward` on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`):
+        the same parameters and function, each block by
+        :meth:`~pyg_graphcls.nn.DirectionalConv.forward_neighbours` (the aggregation over the ``[M, k]``
+        table as one fixed sparse operator, built once per batch); BatchNorm and readout see the real nodes only."""
+        if not self.supports_dense:
+            raise GraphclsError("dirconv with grid pooling has no padded neighbour path; give it a PyG Batch")
+        g = dense_graph(data)
+        if g.pos is None:
+            node_positions(g)  # the error of the sparse path
+        op = self.blocks[0].conv.slot_operator(g.nbr, neighbour_basis(g.pos, g.nbr, self.directions), g.slot_mask)
+        h = self.embed(g.x)
+        stages = []
+        for block in self.blocks:  # every block has the same directions and aggregation: one operator
+            h = block(h, None, None, op=op)
+            stages.append(g.pad(h))
+        return self.readout.forward_dense(stages, g.node_mask)
 
     def _forward_grid(self, x: Tensor, b: int, h_: int, w_: int) -> Tensor:
         """:meth:`forward` on ``b`` complete grids whose nodes ``x`` are in row-major order (see ``dense_grid``)."""

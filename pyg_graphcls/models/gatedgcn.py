@@ -1,12 +1,13 @@
 r"""The ``gatedgcn`` family: GatedGCN layers with relative-position edge features, multi-scale readout."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..nn.directional_conv import relative_positions
 from ..nn.gated_gcn import GatedGCNLayer
 from ..nn.readout import MultiScaleReadout
-from .inputs import check_sizes, graph_inputs, image_sides, node_positions
+from .inputs import check_sizes, dense_graph, graph_inputs, image_sides, is_dense, node_positions
 from .registry import register_model
 
 __all__ = ["GatedGCN"]
@@ -52,7 +53,12 @@ class GatedGCN(nn.Module):
         for m in (self.embed_h, self.embed_e, *self.layers, self.readout):
             m.reset_parameters()
 
+    #: runs on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`) too
+    supports_dense = True
+
     def forward(self, data) -> Tensor:
+        if is_dense(data):
+            return self.forward_dense(data)
         x, batch, size = graph_inputs(data)
         pos, ei = node_positions(data), data.edge_index
         scale = image_sides(data, batch, size, pos)[batch].index_select(0, ei[1])
@@ -63,6 +69,21 @@ class GatedGCN(nn.Module):
             h, e = layer(h, e, ei)
             stages.append((h, batch))
         return self.readout(stages, size)
+
+    def forward_dense(self, data) -> Tensor:
+        """:meth:`forward` on a padded neighbour batch: edge states ``[M, k, hidden]``, one per slot,
+        each layer by :meth:`~pyg_graphcls.nn.GatedGCNLayer.forward_neighbours` (same parameters)."""
+        g = dense_graph(data)
+        pos = node_positions(g)
+        scale = image_sides(g, g.batch, g.size, pos).index_select(0, g.batch).view(-1, 1, 1)
+        d = (pos.index_select(0, g.nbr.reshape(-1)).view(*g.nbr.shape, 2) - pos.unsqueeze(1)) / scale
+        h = self.embed_h(g.x)
+        e = self.embed_e(torch.cat([d, d.norm(dim=-1, keepdim=True)], -1))
+        stages = [g.pad(h)]
+        for layer in self.layers:
+            h, e = layer.forward_neighbours(h, e, g)
+            stages.append(g.pad(h))
+        return self.readout.forward_dense(stages, g.node_mask)
 
 
 @register_model("gatedgcn")

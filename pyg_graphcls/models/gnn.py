@@ -14,6 +14,8 @@ from torch_geometric.nn import GATConv, GCNConv
 
 from ..errors import GraphclsError
 from ..nn import GPRProp, Readout
+from ..nn.neighbours import gat_conv, gcn_operator
+from .inputs import dense_graph, is_dense
 from .registry import register_model
 
 __all__ = ["GraphClassifier", "GPRClassifier"]
@@ -53,7 +55,7 @@ class GraphClassifier(torch.nn.Module):
     Shapes:
         - **input:** a ``Batch`` (or ``Data``) with ``x [N, in_channels]``, ``edge_index [2, E]``
           (``edge_attr [E, D]`` with ``edge_weight=True``), or a
-          :class:`~pyg_graphcls.train.fast.DenseGraphBatch` (gcn / none)
+          :class:`~pyg_graphcls.train.fast.DenseGraphBatch` (:meth:`forward_dense`)
         - **output:** logits ``[num_graphs, num_classes]``
     """
 
@@ -101,8 +103,11 @@ class GraphClassifier(torch.nn.Module):
             x = F.relu(x)
         return x
 
+    #: runs on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`) too
+    supports_dense = True
+
     def forward(self, data) -> Tensor:
-        if getattr(data, "is_dense_batch", False):
+        if is_dense(data):
             return self.forward_dense(data)
         x, edge_index = data.x.float(), data.edge_index
         batch = getattr(data, "batch", None)
@@ -118,30 +123,36 @@ class GraphClassifier(torch.nn.Module):
         g = F.dropout(g, p=self.dropout, training=self.training)
         return self.head(g)
 
-
     def forward_dense(self, data) -> Tensor:
-        r"""The same model on a :class:`~pyg_graphcls.train.fast.DenseGraphBatch` (padded graphs,
-        dense normalised adjacency): each ``GCNConv`` as :math:`\hat A (H W^\top) + b` with one
-        ``bmm`` and its own parameters; the first layer uses the stored :math:`\hat A X`
-        (:math:`(\hat A X) W^\top = \hat A (X W^\top)`). Padded nodes never reach real ones
-        (their adjacency columns are 0) and are masked out of the readout."""
-        if self.conv_type == "gat":
-            raise GraphclsError("the dense fast path supports gcn and none convs; use a PyG Batch for gat")
-        h = data.x.float()
-        for i, conv in enumerate(self.convs):
+        r"""The same model on a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`),
+        with the same parameters: each ``GCNConv`` as :math:`\hat{\mathbf{A}}(\mathbf{H}\mathbf{W}^\top) +
+        \mathbf{b}` with :math:`\hat{\mathbf{A}}` from :func:`~pyg_graphcls.nn.neighbours.gcn_operator`
+        (``gcn_norm`` computed once per batch, shared by the layers), each ``GATConv`` by :func:`~pyg_graphcls.nn.neighbours.gat_conv`;
+        the real nodes only (padding never reaches a linear layer; the readout pools the padded
+        layout with the padding masked out)."""
+        g = dense_graph(data)
+        h = g.x
+        op = None
+        if self.conv_type == "gcn" and len(self.convs):
+            ew = None
+            if self.use_edge_weight:
+                if g.edge_attr is None:
+                    raise GraphclsError("edge_weight=True needs graphs with edge_attr")
+                ew = g.edge_attr[..., self.edge_weight_column]
+            op = gcn_operator(g, ew)
+        for conv in self.convs:
             if self.conv_type == "gcn":
-                if i == 0 and getattr(data, "ax", None) is not None:
-                    h = F.linear(data.ax.float(), conv.lin.weight)
-                else:
-                    h = torch.bmm(data.adj, F.linear(h, conv.lin.weight))
+                h = op(F.linear(h, conv.lin.weight))
                 if conv.bias is not None:
                     h = h + conv.bias
+            elif self.conv_type == "gat":
+                h = gat_conv(conv, h, g)
             else:
                 h = conv(h)
             h = F.relu(h)
-        g = self.readout.dense(h, data.mask)
-        g = F.dropout(g, p=self.dropout, training=self.training)
-        return self.head(g)
+        out = self.readout.dense(g.pad(h), g.node_mask)
+        out = F.dropout(out, p=self.dropout, training=self.training)
+        return self.head(out)
 
 
 class GPRClassifier(torch.nn.Module):
@@ -159,7 +170,8 @@ class GPRClassifier(torch.nn.Module):
         readout (str): pooling (see :class:`~pyg_graphcls.nn.Readout`).
         dropout (float): dropout inside the MLP.
 
-    Shapes: a ``Batch`` with ``x [N, in_channels]``, ``edge_index [2, E]`` → ``[num_graphs, num_classes]``.
+    Shapes: a ``Batch`` with ``x [N, in_channels]``, ``edge_index [2, E]`` (or a
+    :class:`~pyg_graphcls.train.fast.DenseGraphBatch`) → ``[num_graphs, num_classes]``.
     """
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, K: int = 10,
@@ -176,13 +188,22 @@ class GPRClassifier(torch.nn.Module):
         for m in (self.lin1, self.lin2, self.prop, self.head):
             m.reset_parameters()
 
+    supports_dense = True
+
     def forward(self, data) -> Tensor:
-        x = F.relu(self.lin1(data.x.float()))
+        if is_dense(data):
+            g = dense_graph(data)
+            x, batch, size = g.x, g.batch, g.size
+        else:
+            x, batch, size = data.x.float(), getattr(data, "batch", None), getattr(data, "num_graphs", None)
+        x = F.relu(self.lin1(x))
         x = F.dropout(x, p=self.dropout, training=self.training)
         x = self.lin2(x)
+        if is_dense(data):
+            x = F.relu(self.prop.forward_neighbours(x, gcn_operator(g)))
+            return self.head(self.readout.dense(g.pad(x), g.node_mask))
         x = F.relu(self.prop(x, data.edge_index))
-        g = self.readout(x, getattr(data, "batch", None), getattr(data, "num_graphs", None))
-        return self.head(g)
+        return self.head(self.readout(x, batch, size))
 
 
 @register_model("gcn")

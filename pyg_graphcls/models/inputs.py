@@ -21,8 +21,10 @@ import torch
 from torch import Tensor
 
 from ..errors import GraphclsError
+from ..nn.neighbours import NeighbourGraph, neighbour_graph
 
-__all__ = ["check_sizes", "graph_inputs", "node_positions", "image_sides", "column_range", "Columns"]
+__all__ = ["check_sizes", "graph_inputs", "node_positions", "image_sides", "column_range", "Columns", "is_dense",
+           "dense_graph"]
 
 #: feature group name -> [start, stop) column range (JSON-serialisable: lists survive a checkpoint config)
 Columns = Mapping[str, Sequence[int]]
@@ -38,6 +40,18 @@ def graph_inputs(data) -> tuple[Tensor, Tensor, int]:
         batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
     size = getattr(data, "num_graphs", None) or (int(batch.max()) + 1 if batch.numel() else 1)
     return x, batch, size
+
+
+def is_dense(data) -> bool:
+    """Whether ``data`` is a padded neighbour batch (:class:`~pyg_graphcls.train.fast.DenseGraphBatch`)."""
+    return bool(getattr(data, "is_dense_batch", False))
+
+
+def dense_graph(data) -> NeighbourGraph:
+    """The :class:`~pyg_graphcls.nn.neighbours.NeighbourGraph` of a padded batch (``x [B, N, F]``,
+    ``mask [B, N]``, ``nbr [B, N, k]``, optional ``nbr_mask``, ``pos``, ``edge_attr``, ``image_size``)."""
+    return neighbour_graph(data.x, data.mask, data.nbr, getattr(data, "nbr_mask", None), getattr(data, "pos", None),
+                           getattr(data, "edge_attr", None), getattr(data, "image_size", None))
 
 
 def node_positions(data) -> Tensor:

@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GraphclsError
+from .neighbours import SlotOperator
 
-__all__ = ["DirectionalConv", "DirectionalBlock", "direction_basis", "relative_positions", "full_grid_layout"]
+__all__ = ["DirectionalConv", "DirectionalBlock", "direction_basis", "neighbour_basis", "relative_positions",
+           "full_grid_layout"]
 
 Basis = tuple[Tensor, Optional[Tensor], Optional[Tensor]]
 
@@ -62,8 +64,26 @@ def direction_basis(pos: Tensor, edge_index: Tensor, directions: int = 8) -> Bas
         ``(lo [E], hi [E], frac [E])``; ``hi`` and ``frac`` are ``None`` when every
         edge sits on a kernel centre (then only ``lo`` is used).
     """
-    d = pos[edge_index[0]] - pos[edge_index[1]]
-    t = torch.atan2(d[:, 1], d[:, 0]) * (directions / (2 * math.pi))
+    return _offset_basis(pos[edge_index[0]] - pos[edge_index[1]], directions)
+
+
+def neighbour_basis(pos: Tensor, nbr: Tensor, directions: int = 8) -> Basis:
+    r""":func:`direction_basis` of the edges ``nbr[i, s] -> i`` of a fixed-degree neighbour table.
+
+    Args:
+        pos (Tensor): ``[M, 2]``.
+        nbr (Tensor): ``[M, k]`` (see :class:`~pyg_graphcls.nn.neighbours.NeighbourGraph`).
+        directions (int): :math:`K`.
+
+    Returns:
+        ``(lo [M, k], hi [M, k], frac [M, k])`` (``hi``, ``frac`` ``None`` as in :func:`direction_basis`).
+    """
+    d = pos.index_select(0, nbr.reshape(-1)).view(*nbr.shape, 2) - pos.unsqueeze(1)
+    return _offset_basis(d, directions)
+
+
+def _offset_basis(d: Tensor, directions: int) -> Basis:
+    t = torch.atan2(d[..., 1], d[..., 0]) * (directions / (2 * math.pi))
     t = torch.remainder(t, directions)
     r = torch.round(t)
     if d.numel() == 0 or bool(((t - r).abs() < 1e-4).all()):
@@ -142,6 +162,39 @@ class DirectionalConv(nn.Module):
             out = out / deg.clamp(min=1).unsqueeze(1)
         return out + y.view(n, k1, c)[:, self.directions] + self.bias
 
+    def slot_operator(self, nbr: Tensor, basis: Basis, slot_mask: Optional[Tensor] = None) -> SlotOperator:
+        r"""The aggregation of this layer over a fixed-degree neighbour table, as a
+        :class:`~pyg_graphcls.nn.neighbours.SlotOperator` on the rows of ``lin(x).view(M * (K + 1), C)``:
+        slot :math:`s` of node :math:`i` reads kernel rows :math:`k_{is}` and :math:`k_{is} + 1` of its
+        source with weights :math:`1 - \phi_{is}`, :math:`\phi_{is}` (divided by the in-degree for
+        ``aggr="mean"``), and one more slot reads its own self-kernel row with weight 1. It depends on the geometry only, so one serves every layer with the same
+        ``directions`` and ``aggr``.
+
+        Args:
+            nbr (Tensor): ``[M, k]`` sources of the edges into each node.
+            basis: :func:`neighbour_basis` of ``nbr``.
+            slot_mask (Tensor, optional): ``[M, k]`` real slots (``None``: all).
+        """
+        n, k1, k = nbr.size(0), self.directions + 1, nbr.size(1)
+        lo, hi, frac = basis[:3]
+        base = nbr * k1
+        ones = torch.ones(nbr.shape, device=nbr.device) if slot_mask is None else slot_mask.float()
+        if frac is None:
+            idx, w = base + lo, ones
+        else:
+            f = frac.float()
+            idx, w = torch.cat([base + lo, base + hi], 1), torch.cat([(1 - f) * ones, f * ones], 1)
+        if self.aggr == "mean":
+            w = w / ones.sum(1, keepdim=True).clamp(min=1)
+        own = torch.arange(n, device=nbr.device).unsqueeze(1) * k1 + self.directions  # + W_0 x_i, weight 1
+        return SlotOperator(torch.cat([idx, own], 1), torch.cat([w, torch.ones_like(w[:, :1])], 1), n * k1)
+
+    def forward_neighbours(self, x: Tensor, op: SlotOperator) -> Tensor:
+        """The same layer on a fixed-degree neighbour table, equal to :meth:`forward` on its edges:
+        ``x [M, C_in]`` and ``op`` from :meth:`slot_operator` → ``[M, C_out]``."""
+        n, k1, c = x.size(0), self.directions + 1, self.out_channels
+        return torch.add(op(self.lin(x).view(n * k1, c)), self.bias)
+
     def grid_weight(self) -> Tensor:
         """``[C_out, C_in, 3, 3]``: the ``conv2d`` kernel this layer is on an 8-neighbour grid (``aggr="sum"``).
 
@@ -195,7 +248,8 @@ class DirectionalBlock(nn.Module):
         dropout (float): dropout after the activation.
 
     Shapes: ``h [N, in_channels]`` → ``[N, out_channels]``; ``grid=(B, H, W)``
-    runs the conv as :meth:`DirectionalConv.forward_grid`.
+    runs the conv as :meth:`DirectionalConv.forward_grid`, ``op`` (from
+    :meth:`DirectionalConv.slot_operator`) as :meth:`DirectionalConv.forward_neighbours`.
     """
 
     def __init__(self, conv: DirectionalConv, in_channels: int, out_channels: int, dropout: float = 0.0) -> None:
@@ -212,8 +266,13 @@ class DirectionalBlock(nn.Module):
             self.proj.reset_parameters()
 
     def forward(self, h: Tensor, edge_index: Optional[Tensor], basis: Optional[Basis],
-                grid: Optional[tuple[int, int, int]] = None) -> Tensor:
-        conv = self.conv(h, edge_index, basis) if grid is None else self.conv.forward_grid(h, grid)
+                grid: Optional[tuple[int, int, int]] = None, op: Optional[SlotOperator] = None) -> Tensor:
+        if grid is not None:
+            conv = self.conv.forward_grid(h, grid)
+        elif op is not None:
+            conv = self.conv.forward_neighbours(h, op)
+        else:
+            conv = self.conv(h, edge_index, basis)
         out = F.relu(self.bn(conv))
         out = F.dropout(out, self.dropout, self.training)
         return out + (self.proj(h) if self.proj is not None else h)

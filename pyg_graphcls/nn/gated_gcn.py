@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .neighbours import NeighbourGraph
+
 __all__ = ["GatedGCNLayer"]
 
 
@@ -34,6 +36,10 @@ class GatedGCNLayer(nn.Module):
         - **input:** ``h [N, hidden]``, ``e [E, hidden]``, ``edge_index [2, E]``
           (``j = edge_index[0]`` → ``i = edge_index[1]``)
         - **output:** ``(h' [N, hidden], e' [E, hidden])``
+        - :meth:`forward_neighbours`: ``h [M, hidden]``, ``e [M, k, hidden]`` (edge
+          ``nbr[i, s] -> i`` in slot ``s`` of node ``i``), the
+          :class:`~pyg_graphcls.nn.neighbours.NeighbourGraph` ``g``
+          → ``(h' [M, hidden], e' [M, k, hidden])``
     """
 
     def __init__(self, hidden: int, dropout: float = 0.0, update_edges: bool = True) -> None:
@@ -59,4 +65,27 @@ class GatedGCNLayer(nn.Module):
         if self.bn_e is None:
             return h + h_new, e
         e_new = F.dropout(F.relu(self.bn_e(e_hat)), self.dropout, self.training)
+        return h + h_new, e + e_new
+
+    def forward_neighbours(self, h: Tensor, e: Tensor, g: NeighbourGraph) -> tuple[Tensor, Tensor]:
+        """The same layer on a fixed-degree neighbour table: gathers and sums over the slots instead
+        of ``index_add``; the edge BatchNorm sees the real edges only (padding slots are left out)."""
+        m, k, c = e.shape
+        slot_mask = g.slot_mask
+        e_hat = self.C(e) + self.D(h).unsqueeze(1) + g.gather(self.E(h))
+        gate = torch.sigmoid(e_hat)
+        if slot_mask is not None:
+            gate = gate * slot_mask.unsqueeze(-1).to(gate.dtype)
+        num = (gate * g.gather(self.B(h))).sum(1)
+        h_new = self.A(h) + num / (gate.sum(1) + 1e-6)
+        h_new = F.dropout(F.relu(self.bn_h(h_new)), self.dropout, self.training)
+        if self.bn_e is None:
+            return h + h_new, e
+        flat = e_hat.reshape(m * k, c)
+        if slot_mask is None:
+            e_new = self.bn_e(flat)
+        else:
+            real = slot_mask.reshape(-1).nonzero().squeeze(1)
+            e_new = torch.zeros_like(flat).index_copy(0, real, self.bn_e(flat.index_select(0, real)))
+        e_new = F.dropout(F.relu(e_new), self.dropout, self.training).view(m, k, c)
         return h + h_new, e + e_new

@@ -9,6 +9,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from ..errors import GraphclsError
+from .neighbours import SlotOperator
 
 __all__ = ["GPRProp"]
 
@@ -53,6 +54,16 @@ class GPRProp(MessagePassing):
         h = x
         for k in range(1, self.K + 1):
             h = self.propagate(edge_index, x=h, norm=norm)
+            out = out + self.gamma[k] * h
+        return out
+
+    def forward_neighbours(self, x: Tensor, adj: SlotOperator) -> Tensor:
+        """The same propagation in the fixed-degree neighbour layout: ``x [M, F]`` and :math:`\\hat{\\mathbf{A}}`
+        from :func:`~pyg_graphcls.nn.neighbours.gcn_operator` → ``[M, F]``."""
+        out = self.gamma[0] * x
+        h = x
+        for k in range(1, self.K + 1):
+            h = adj(h)
             out = out + self.gamma[k] * h
         return out
 

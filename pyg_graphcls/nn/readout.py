@@ -113,6 +113,8 @@ class MultiScaleReadout(torch.nn.Module):
         g = torch.cat([self.pool(h, b, size) for h, b in stages], 1)
         return self.head(F.dropout(g, self.dropout, self.training))
 
-    def forward_dense(self, stages: Sequence[Tensor]) -> Tensor:
-        g = torch.cat([self.pool.dense(h) for h in stages], 1)
+    def forward_dense(self, stages: Sequence[Tensor], mask: Optional[Tensor] = None) -> Tensor:
+        """The same on padded stages ``[B, N_s, dims[s]]``; ``mask [B, N]`` marks the real nodes
+        (``None``: all), as :meth:`Readout.dense`."""
+        g = torch.cat([self.pool.dense(h, mask) for h in stages], 1)
         return self.head(F.dropout(g, self.dropout, self.training))

@@ -148,6 +148,11 @@ class Trainer:
         progress (bool): tqdm bars.
         checkpoint_extra (dict): JSON-able info stored in checkpoints (e.g. the
             dataset and graph parameters).
+        dense (bool, optional): the padded neighbour path (:mod:`pyg_graphcls.train.fast`):
+            ``None`` packs a graph data set once when the model supports it and the
+            graphs fit (:func:`~pyg_graphcls.train.fast.dense_view`), ``False`` keeps
+            PyG batches, ``True`` requires the dense path. Same parameters and logits
+            either way.
     """
 
     def __init__(self, model: torch.nn.Module, *, task: str = "single", device: str = "auto",
@@ -156,7 +161,7 @@ class Trainer:
                  edge_loss_weight: float = 0.0, eval_train_size: int = 1000,
                  out_dir: Optional[str | os.PathLike] = None, seed: int = 0, progress: bool = True,
                  num_workers: int = 0, checkpoint_extra: Optional[dict] = None,
-                 distributed: Any = None) -> None:
+                 distributed: Any = None, dense: Optional[bool] = None) -> None:
         if task not in TASKS:
             raise GraphclsError(f"task must be one of {TASKS}, got {task!r}")
         if epochs < 1 or batch_size < 1 or lr <= 0:
@@ -173,6 +178,8 @@ class Trainer:
         self.seed, self.progress, self.num_workers = int(seed), progress, num_workers
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.dist = distributed  # a pyg_graphcls.train.distributed.DistContext or None
+        self.dense = dense
+        self._dense_cache: dict = {}
         if amp == "auto":
             amp = self.device.type == "cuda"
         self.amp = bool(amp) and self.device.type == "cuda"
@@ -237,6 +244,16 @@ class Trainer:
             loss = loss + self.edge_loss_weight * eloss
         return out, y, loss, eloss
 
+    def _dense_view(self, dataset):
+        """``dataset`` packed for the dense path when it applies (once per data set object)."""
+        from .fast import dense_view
+        if dataset is None:
+            return None
+        key = id(dataset)
+        if key not in self._dense_cache:  # keeps the data set alive, so its id is not reused
+            self._dense_cache[key] = (dataset, dense_view(dataset, self.model, self.dense, self.task, self.device))
+        return self._dense_cache[key][1]
+
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
@@ -252,6 +269,7 @@ class Trainer:
         """
         if len(train_dataset) == 0:
             raise GraphclsError("the training set is empty")
+        train_dataset, val_dataset = self._dense_view(train_dataset), self._dense_view(val_dataset)
         if resume:
             path = Path(resume) if not isinstance(resume, bool) else (self.out_dir / "last.pt" if self.out_dir else None)
             if path is not None and path.is_file():
@@ -363,6 +381,7 @@ class Trainer:
         Distributed: each rank predicts items ``rank, rank+N, ...`` and the
         parts are gathered, so every rank returns the whole set in order.
         """
+        dataset = self._dense_view(dataset)
         if self.dist is not None and self.dist.world_size > 1:
             idx = torch.arange(self.dist.rank, len(dataset), self.dist.world_size)
             part = self._predict(_subset(dataset, idx), batch_size) if len(idx) else None

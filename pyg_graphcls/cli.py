@@ -197,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/latest", help="run folder")
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on a data set's test split")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", nargs="?", default=None)
+    p.add_argument("--pretrained", default=None, metavar="NAME",
+                   help="a checkpoint shipped with the package instead of CHECKPOINT (fashion-mnist)")
     p.add_argument("--dataset", default=None, help="default: the data set the checkpoint was trained on")
     p.add_argument("--root", default=None)
     p.add_argument("--device", default="auto")
@@ -311,6 +313,9 @@ def cmd_evaluate(args) -> int:
     from .train import Trainer, load_model
     from .train.data import training_data
 
+    if args.pretrained is not None:
+        from .predict import pretrained_path
+        args.checkpoint = str(pretrained_path(args.pretrained))
     model, ckpt = load_model(args.checkpoint)
     task = ckpt.get("task", "single")
     spec = args.dataset or ckpt.get("dataset", "sample")
@@ -336,7 +341,9 @@ def cmd_evaluate(args) -> int:
     trainer = Trainer(model, task=task, device=args.device, progress=False)
     res = trainer.evaluate(test)
     res = {"dataset": data_name, "checkpoint": str(args.checkpoint), **res}
-    out = Path(args.out) if args.out else Path(args.checkpoint).with_name(f"eval-{data_name.replace('/', '_')}.json")
+    name = f"eval-{data_name.replace('/', '_')}.json"
+    # next to the checkpoint; for a pretrained one (inside the installed package) in the working folder
+    out = Path(args.out) if args.out else (Path(name) if args.pretrained else Path(args.checkpoint).with_name(name))
     write_json(res, out)
     if task == "single":
         print(f"{data_name}: test_accuracy = {res['accuracy']:.4f}, loss = {res['loss']:.4f} ({len(test)} graphs) -> {out}")

@@ -223,11 +223,17 @@ def model_kwargs_from_args(args: Any) -> dict:
 
 
 def _validate_evaluate(args: Any) -> None:
-    p = Path(args.checkpoint)
-    if not p.exists():
-        raise GraphclsError(f"checkpoint not found: {p}")
-    if not p.is_file():
-        raise GraphclsError(f"checkpoint {p} is not a file")
+    if (args.checkpoint is None) == (getattr(args, "pretrained", None) is None):
+        raise GraphclsError("evaluate takes a CHECKPOINT file or --pretrained NAME (one of them)")
+    if args.checkpoint is None:
+        from .predict import pretrained_path
+        pretrained_path(args.pretrained)  # an unknown name: one line listing the known ones
+    else:
+        p = Path(args.checkpoint)
+        if not p.exists():
+            raise GraphclsError(f"checkpoint not found: {p}")
+        if not p.is_file():
+            raise GraphclsError(f"checkpoint {p} is not a file")
     _validate_dataset_spec(getattr(args, "dataset", None))
     _int_at_least(args, "workers", 1)
     _validate_device(args)

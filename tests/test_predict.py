@@ -1,5 +1,6 @@
 """graphcls predict / explain / convert --export on a checkpoint trained here, and the Predictor API."""
 import csv
+from pathlib import Path
 import json
 
 import networkx as nx
@@ -115,3 +116,32 @@ def test_convert_export_graphml_reads_back(tmp_path, monkeypatch):
     ref = splits.train[3]
     for key in ("x", "pos", "edge_index", "y"):
         assert torch.equal(back[key], ref[key]), key
+
+
+def test_pretrained_accuracy_matches_its_model_card(tmp_path):
+    """300 unseen Fashion-MNIST test images (the bundled sample's test split) as PNG files through
+    graphcls predict --pretrained: accuracy within a few points of the card's test accuracy."""
+    import re
+    from pyg_graphcls.predict import PRETRAINED
+    card = (pretrained_path("fashion-mnist").with_suffix(".md")).read_text()
+    claimed = float(re.search(r"Test accuracy\*\*: \*\*([0-9.]+) ±", card).group(1))
+    _, _, tei, tel, names, _ = load_images("sample")
+    idx = np.random.default_rng(0).permutation(len(tei))[:300]
+    for i in idx:
+        Image.fromarray(tei[i]).save(tmp_path / f"{i:04d}.png")
+    out = tmp_path / "p.json"
+    assert main(["predict", "--pretrained", "fashion-mnist", str(tmp_path), "--out", str(out)]) == 0
+    recs = json.loads(out.read_text())
+    assert len(recs) == 300 and "fashion-mnist" in PRETRAINED
+    hits = sum(r["index"] == int(tel[int(Path(r["image"]).stem)]) for r in recs)
+    assert abs(100 * hits / 300 - claimed) < 5, (100 * hits / 300, claimed)
+
+
+def test_evaluate_pretrained(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYG_GRAPHCLS_HOME", str(tmp_path / "home"))
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--pretrained", "fashion-mnist", "--dataset", "sample", "--out", str(out),
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["accuracy"] > 0.8  # 1,000 unseen test images of the sample
+    assert main(["evaluate", "--pretrained", "imagenet"]) == 2
+    assert main(["evaluate"]) == 2

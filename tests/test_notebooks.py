@@ -3,8 +3,9 @@
 Each notebook runs in a fresh ``python3`` kernel (nbclient) with
 ``GRAPHCLS_NB_SMALL=1`` (tiny data, one epoch), its working directory and the
 graph cache (``PYG_GRAPHCLS_HOME``) in a temporary folder. Any cell error fails
-the test with the cell's traceback. The committed notebooks must have no
-outputs.
+the test with the cell's traceback. The committed notebooks carry their outputs
+(figures as small PNGs, so they show in the repository; ``scripts/run_notebooks.py``
+stores them), with no error among them.
 
 The kernel: jupyter_client finds ``python3`` among the installed kernel specs
 (ipykernel ships one, and jupyter_client falls back to ipykernel's own when no
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -81,16 +81,21 @@ def python3_kernel(tmp_path_factory):
             os.environ["JUPYTER_PATH"] = old
 
 
-def test_notebooks_present_and_committed_without_outputs():
+def test_notebooks_present_and_committed_with_their_figures():
     names = [p.name for p in NOTEBOOKS]
-    assert {"01_image_to_graph.ipynb", "02_superpixel_benchmark.ipynb", "03_label_graphs.ipynb"} <= set(names)
+    assert {"01_image_to_graph.ipynb", "02_superpixel_benchmark.ipynb", "03_label_graphs.ipynb",
+            "04_predict_and_explain.ipynb"} <= set(names)
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert code, path.name
         for c in code:
-            assert c.outputs == [] and c.execution_count is None, f"{path.name}: committed with outputs"
+            assert c.execution_count is not None, f"{path.name}: a cell was not executed"
+            assert not [o for o in c.outputs if o.output_type == "error"], f"{path.name}: stored with an error"
+        pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+        assert len(pngs) >= 3, f"{path.name}: only {len(pngs)} stored figures"
+        assert path.stat().st_size < 3 * 2 ** 20, f"{path.name}: {path.stat().st_size} bytes"
         # every notebook honours the small-settings switch the tests rely on
         assert any("GRAPHCLS_NB_SMALL" in c.source for c in code), path.name
 
@@ -117,15 +122,12 @@ def test_notebook_runs(path, python3_kernel, tmp_path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name=python3_kernel, timeout=CELL_TIMEOUT,
                             resources={"metadata": {"path": str(work)}})
-    t0 = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as e:  # the traceback of the failing cell, not nbclient's
         pytest.fail(f"{path.name} failed:\n{e}", pytrace=False)
-    seconds = time.perf_counter() - t0
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     # the notebooks are about pictures: each must have drawn some
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 3, f"{path.name}: only {len(pngs)} figures displayed"
-    assert seconds < 120, f"{path.name} took {seconds:.0f}s with GRAPHCLS_NB_SMALL=1"

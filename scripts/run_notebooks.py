@@ -20,16 +20,36 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def shrink_png(data: str, max_side: int = 900, budget: int = 120_000) -> str:
+    """A stored figure as a small PNG: at most ``max_side`` pixels wide or high, 256 colours when large."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(data)
+    if len(raw) <= budget:
+        return data
+    im = Image.open(io.BytesIO(raw)).convert("RGB")
+    im.thumbnail((max_side, max_side))
+    im = im.quantize(colors=256)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 def run(path: Path, small: bool, timeout: int) -> None:
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as work:
         os.environ.update({"GRAPHCLS_NB_SMALL": "1" if small else "0", "MPLBACKEND": "Agg",
                            "PYG_GRAPHCLS_HOME": os.environ.get("PYG_GRAPHCLS_HOME", str(Path(work) / "cache"))})
         NotebookClient(nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": work}}).execute()
-    for cell in nb.cells:  # no machine-specific paths in the stored outputs
+    for cell in nb.cells:  # no machine-specific paths in the stored outputs; figures small
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 out["text"] = out["text"].replace(tempfile.gettempdir(), "/tmp")
+            if "image/png" in out.get("data", {}):
+                out["data"]["image/png"] = shrink_png(out["data"]["image/png"])
     nbformat.write(nb, path)
     print(f"{path.name}: {sum(len(c.get('outputs', [])) for c in nb.cells)} outputs, {path.stat().st_size / 1024:.0f} KiB")
 

@@ -24,7 +24,7 @@ os.umask(_UMASK)
 
 _TORCH_MAGICS = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; legacy pickle (protocol >= 2)
 
-__all__ = ["atomic_write", "save_tensors", "load_tensors", "write_json", "read_json"]
+__all__ = ["atomic_write", "save_tensors", "load_tensors", "check_weights_only", "write_json", "read_json"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -89,6 +89,19 @@ def load_tensors(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     except Exception as e:  # EOFError, RuntimeError, IndexError, ...: whatever torch makes of damaged bytes
         raise GraphclsError(f"cannot read {path}: it is truncated or not a torch file "
                             f"({_first_line(e) or type(e).__name__})") from None
+
+
+def check_weights_only(path: str | os.PathLike, hint: str = "") -> None:
+    """Raise :class:`GraphclsError` unless ``path`` loads with ``torch.load(weights_only=True)``.
+
+    For files another library reads with a loader that falls back to full unpickling (PyG's data
+    set files): checked here first, so such a file is refused instead of run.
+    """
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as e:
+        raise GraphclsError(f"refusing to load {path}: it does not load with weights_only=True "
+                            f"({type(e).__name__}: {_first_line(e)}){hint}") from None
 
 
 def _pickle_globals(path: Path) -> list[str]:

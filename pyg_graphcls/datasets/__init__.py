@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import torch
 
 from ..errors import GraphclsError
 from .folder import read_image, scan_image_folder

@@ -27,6 +27,7 @@ from torch_geometric.transforms import BaseTransform
 
 from ..errors import GraphclsError
 from ..graphs.edges import edge_features
+from ..io import check_weights_only
 
 __all__ = ["MatchBenchmarkLayout", "load_gnn_benchmark", "BENCHMARK_IMAGE_SIZE"]
 
@@ -71,14 +72,6 @@ class MatchBenchmarkLayout(BaseTransform):
         return f"{self.__class__.__name__}(image_size={self.image_size}, edge_attr={self.edge_attr})"
 
 
-def _check_weights_only(path: Path) -> None:
-    try:
-        torch.load(path, weights_only=True)
-    except Exception as e:
-        raise GraphclsError(f"refusing to load {path}: it does not load with weights_only=True "
-                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-
-
 def load_gnn_benchmark(root: str | os.PathLike, name: str, splits: Sequence[str] = ("train", "val", "test"),
                        transform=None) -> list:
     """PyG ``GNNBenchmarkDataset(root, name, split)`` for each split, files checked first.
@@ -98,7 +91,7 @@ def load_gnn_benchmark(root: str | os.PathLike, name: str, splits: Sequence[str]
     for p in [root / name / "raw" / f"{name}_v2.pt"] + [root / name / "processed" / f"{s}_data.pt"
                                                           for s in ("train", "val", "test")]:
         if p.is_file():
-            _check_weights_only(p)
+            check_weights_only(p)
     if transform is None:
         transform = MatchBenchmarkLayout(BENCHMARK_IMAGE_SIZE[name])
     out = []

@@ -24,7 +24,7 @@ from torch_geometric.transforms import BaseTransform
 from ..errors import GraphclsError
 from ..graphs._common import image_size_tensor
 from ..graphs.edges import edge_features
-from ..io import load_tensors
+from ..io import check_weights_only, load_tensors
 
 __all__ = ["MatchSuperpixelLayout", "load_mnist_superpixels", "MNIST_IMAGE_SIZE"]
 
@@ -93,7 +93,7 @@ def load_mnist_superpixels(root: str | os.PathLike, transform=None):
             raise GraphclsError(f"{raw} is not an MNISTSuperpixels raw file (expected [train, test] lists)")
     for p in (root / "processed" / "train_data.pt", root / "processed" / "test_data.pt"):
         if p.is_file():
-            _check_processed(p)
+            check_weights_only(p, ". Delete the 'processed' folder to rebuild it from the raw file.")
     if transform is None:
         transform = MatchSuperpixelLayout()
     try:
@@ -103,11 +103,3 @@ def load_mnist_superpixels(root: str | os.PathLike, transform=None):
         raise GraphclsError(f"MNISTSuperpixels is not under {root} and could not be downloaded ({e}); "
                             f"put MNISTSuperpixels.pt in {root / 'raw'}") from None
     return train, test
-
-
-def _check_processed(path: Path) -> None:
-    try:
-        torch.load(path, weights_only=True)
-    except Exception as e:
-        raise GraphclsError(f"refusing to load {path}: it does not load with weights_only=True ({e}). "
-                            f"Delete the 'processed' folder to rebuild it from the raw file.") from None

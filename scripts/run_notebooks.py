@@ -44,7 +44,9 @@ def run(path: Path, small: bool, timeout: int) -> None:
         os.environ.update({"GRAPHCLS_NB_SMALL": "1" if small else "0", "MPLBACKEND": "Agg",
                            "PYG_GRAPHCLS_HOME": os.environ.get("PYG_GRAPHCLS_HOME", str(Path(work) / "cache"))})
         NotebookClient(nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": work}}).execute()
-    for cell in nb.cells:  # no machine-specific paths in the stored outputs; figures small
+    for cell in nb.cells:  # no machine-specific paths or library warnings in the stored outputs; figures small
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"] if not (o.get("name") == "stderr" and "Warning" in o["text"])]
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 out["text"] = out["text"].replace(tempfile.gettempdir(), "/tmp")

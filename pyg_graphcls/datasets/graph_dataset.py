@@ -1,6 +1,8 @@
 """``ImageGraphDataset``: convert images to graphs once, cache on disk, reload.
 
-The cache file name holds a hash of the images, labels, graph kind, graph
+Index fields (``edge_index``) are stored in files as int16/int32 when they fit
+(:func:`~pyg_graphcls.graphs.storage.narrow_indices`) and widened to int64 on
+load. The cache file name holds a hash of the images, labels, graph kind, graph
 parameters and this module's format version, so changing any of them
 converts again, and a second load with the same ones reads the cache. Caches
 are written atomically and read with ``torch.load(weights_only=True)``.
@@ -39,7 +41,7 @@ from torch_geometric.data.collate import collate
 
 from ..errors import GraphclsError, UnsafeFileError
 from ..graphs import GRAPH_KINDS, build_graph
-from ..graphs.storage import merge_storage
+from ..graphs.storage import merge_storage, narrow_indices, widen_indices
 from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
@@ -184,7 +186,8 @@ def _prepare_partial(partial: Path, n: int) -> None:
 def _save_chunk(out, start: int, count: int, path: Path) -> None:
     arrays, slices, failures = out
     save_tensors({"start": int(start), "count": int(count),
-                  "arrays": None if arrays is None else {k: torch.from_numpy(v) for k, v in arrays.items()},
+                  "arrays": None if arrays is None else {k: torch.from_numpy(v)
+                                                         for k, v in narrow_indices(arrays).items()},
                   "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
                   "failures": [[int(i), str(r)] for i, r in failures]}, path)
 
@@ -197,7 +200,7 @@ def _load_chunk(path: Path, start: int, count: int):
         c = load_tensors(path)
         if not (isinstance(c, dict) and c.get("start") == start and c.get("count") == count):
             return None
-        arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in c["arrays"].items()}
+        arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in widen_indices(c["arrays"]).items()}
         slices = None if c["slices"] is None else {k: v.numpy() for k, v in c["slices"].items()}
         if (arrays is None) != (slices is None):
             return None
@@ -479,7 +482,7 @@ class ImageGraphDataset(InMemoryDataset):
                 "class_names": list(class_names) if class_names is not None else
                 [str(i) for i in range(num_classes)],
                 "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-        save_tensors((data_dict, slices, meta), self.cache_path)
+        save_tensors((narrow_indices(data_dict), slices, meta), self.cache_path)  # edge_index as int16/int32
         shutil.rmtree(self.partial_dir, ignore_errors=True)
         self.converted = True
         return data_dict, slices, meta
@@ -496,7 +499,7 @@ class ImageGraphDataset(InMemoryDataset):
         if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)
                 and out[2].get("version") == FORMAT_VERSION):
             raise GraphclsError(f"{self.cache_path} is not a pyg_graphcls graph cache (delete it to convert again)")
-        return out
+        return widen_indices(out[0]), out[1], out[2]
 
     @property
     def class_names(self) -> list[str]:

@@ -150,17 +150,23 @@ def _convert_chunk_batched(kwargs, items, labels, start, channels):
     from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image
 
-    try:
-        imgs = [as_image(_load_item(item, channels, start + i)) for i, item in enumerate(items)]
-    except Exception:
-        return None
-    if len({im.shape for im in imgs}) != 1:
-        return None
     kw = {k: v for k, v in kwargs.items() if k not in ("method", "edges")}
     if kwargs.get("edges", "knn") != "knn" or set(kw) - {"n_segments", "compactness", "features", "k", "edge_attr",
                                                           "max_iter"}:
         return None  # superpixel_graph explains what method="fast" does not support
-    data, slices = superpixel_graphs(np.stack(imgs), np.asarray(labels, np.int64), chunk=len(imgs), **kw)
+    if isinstance(items, np.ndarray) and items.dtype == np.uint8 and items.ndim in (3, 4) and channels is None:
+        # a uint8 block goes in as it is: the compiled loops read uint8 as value / 255 in float32, the
+        # numbers as_image gives, without a float copy per image
+        batch = items
+    else:
+        try:
+            imgs = [as_image(_load_item(item, channels, start + i)) for i, item in enumerate(items)]
+        except Exception:
+            return None
+        if len({im.shape for im in imgs}) != 1:
+            return None
+        batch = np.stack(imgs)
+    data, slices = superpixel_graphs(batch, np.asarray(labels, np.int64), chunk=len(batch), **kw)
     return {k: v.numpy() for k, v in data.items()}, {k: v.numpy() for k, v in slices.items()}, []
 
 

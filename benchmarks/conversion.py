@@ -140,6 +140,78 @@ def quality(imgs: np.ndarray, compactness: float) -> dict:
     return out
 
 
+def tone_regions(imgs: np.ndarray) -> np.ndarray:
+    """A reference segmentation of grey images: 4-connected pieces of 4 tone bands (0, 1-85, 86-170,
+    171-255): the object's outline against the background and its main tone changes."""
+    from skimage.measure import label
+    bands = np.digitize(imgs, [1, 86, 171])
+    return np.stack([label(b + 1, connectivity=1, background=0) for b in bands])
+
+
+def collages(n: int, size: int = 224, cells: int = 6, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` RGB images whose exact segmentation is known: the Voronoi cells of ``cells`` random
+    points, each filled with its own photo crop (:func:`photos`); and the cell index of every pixel."""
+    rng = np.random.default_rng(seed)
+    src = photos(n * cells, size, seed=seed)
+    yy, xx = np.mgrid[:size, :size]
+    imgs = np.empty((n, size, size, 3), np.uint8)
+    gts = np.empty((n, size, size), np.int64)
+    for i in range(n):
+        pts = rng.uniform(0, size, (cells, 2))
+        gt = ((yy[..., None] - pts[:, 0]) ** 2 + (xx[..., None] - pts[:, 1]) ** 2).argmin(-1)
+        imgs[i] = src[i * cells:(i + 1) * cells][gt, yy, xx]
+        gts[i] = gt
+    return imgs, gts
+
+
+def seg_quality(imgs: np.ndarray, gts: np.ndarray, compactness: float, n_segments: int = 75) -> dict:
+    """Each segmentation of ``imgs`` side by side against the reference ``gts``: regions per image,
+    connected pieces per region, under-segmentation error, boundary recall (1 and 2 px), explained
+    variation of the mean-colour picture, and ms per image (segmentation only, one thread)."""
+    from pyg_graphcls.graphs.merge import connected_pieces
+    from pyg_graphcls.graphs.quality import explained_variation
+
+    torch.set_num_threads(1)
+    batched_slic(imgs[:4], n_segments, compactness)  # build/load the compiled kernel
+    segs = {}
+    t = time.perf_counter()
+    segs["skimage slic (reference)"] = np.stack([
+        slic_segments((im.astype(np.float64) / 255.0)[..., None] if im.ndim == 2 else im.astype(np.float64) / 255.0,
+                      n_segments, compactness) for im in imgs])
+    ms = {"skimage slic (reference)": 1000 * (time.perf_counter() - t) / len(imgs)}
+    for name, conn in (("batched, connected (default)", True), ("batched, raw clusters", False)):
+        t = time.perf_counter()
+        segs[name] = batched_slic(imgs, n_segments, compactness, connectivity=conn)[0].numpy()
+        ms[name] = 1000 * (time.perf_counter() - t) / len(imgs)
+    segs["regular grid (floor)"] = np.broadcast_to(_grid_labels(imgs.shape[1], imgs.shape[2], n_segments),
+                                                   imgs.shape[:3])
+    ms["regular grid (floor)"] = 0.0
+    out = {}
+    for name, seg in segs.items():
+        rows = []
+        for im, gt, sg in zip(imgs, gts, seg):
+            k = segment_count(sg)
+            rows.append((k, (int(connected_pieces(sg).max()) + 1) / k, undersegmentation_error(sg, gt),
+                         boundary_recall(sg, gt, 1), boundary_recall(sg, gt, 2), explained_variation(sg, im)))
+        a = np.array(rows)
+        out[name] = {"regions_mean": a[:, 0].mean(), "regions_min": int(a[:, 0].min()),
+                     "regions_max": int(a[:, 0].max()), "pieces_per_region": a[:, 1].mean(),
+                     "use": a[:, 2].mean(), "br1": a[:, 3].mean(), "br2": a[:, 4].mean(), "ev": a[:, 5].mean(),
+                     "ms": ms[name]}
+    return out
+
+
+def print_seg_quality(title: str, q: dict) -> None:
+    print(f"\n{title}\n")
+    print("| segmentation | regions (mean, min-max) | pieces per region | under-segmentation error | "
+          "boundary recall 1 px / 2 px | explained variation | ms/image (1 thread) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in q.items():
+        print(f"| {name} | {r['regions_mean']:.1f} ({r['regions_min']}-{r['regions_max']}) | "
+              f"{r['pieces_per_region']:.2f} | {r['use']:.4f} | {r['br1']:.3f} / {r['br2']:.3f} | {r['ev']:.3f} | "
+              f"{r['ms']:.2f} |")
+
+
 def merge_quality(imgs: np.ndarray, n_segments: int = 75, compactness: float = 0.1) -> dict:
     """Per-segmentation means over ``imgs`` (uint8 ``[N, H, W]``): regions, pieces, RMSE, EV, ms/img."""
     from pyg_graphcls.graphs.merge import connected_pieces, ward_merge
@@ -209,6 +281,10 @@ def main(argv=None) -> None:
     ap.add_argument("--scale-one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--merge", type=int, default=0, metavar="N",
                     help="only compare SLIC's connectivity step with Ward merging on N test images")
+    ap.add_argument("--quality", action="store_true",
+                    help="only segmentation quality, batched (connected / raw) vs scikit-image vs a grid, against "
+                         "reference segmentations (--quality-n Fashion-MNIST images, --collages photo collages)")
+    ap.add_argument("--collages", type=int, default=100, help="--quality: 224x224 collages")
     ap.add_argument("--end-to-end", action="store_true",
                     help="only `graphcls convert` as a subprocess vs ToSLIC+kNN, and the phase table "
                          "(benchmarks/conversion_e2e.py)")
@@ -221,6 +297,16 @@ def main(argv=None) -> None:
         from benchmarks.conversion_e2e import profile_convert
         ds, out = args.profile_convert
         print(json.dumps(profile_convert(["--dataset", ds, "--out", out, "--quiet", "--workers", "1"])))
+        return
+    if args.quality:
+        _header()
+        small = fashion(70000)[0][-args.quality_n:]  # Fashion-MNIST test images
+        print_seg_quality(f"Fashion-MNIST 28x28, {len(small)} test images, n_segments 75, compactness 0.1; "
+                          "reference: 4-connected pieces of 4 tone bands", seg_quality(small, tone_regions(small), 0.1))
+        imgs, gts = collages(args.collages)
+        print_seg_quality(f"224x224 RGB photo collages, {len(imgs)} images (6 Voronoi cells, each its own photo "
+                          "crop), n_segments 75, compactness 10; reference: the cells",
+                          seg_quality(imgs, gts, 10.0))
         return
     if args.end_to_end:
         from benchmarks.conversion_e2e import end_to_end, print_tables

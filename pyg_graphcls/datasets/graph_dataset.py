@@ -1,6 +1,8 @@
 """``ImageGraphDataset``: convert images to graphs once, cache on disk, reload.
 
-The cache file name holds a hash of the images, labels, graph kind, graph
+Index fields (``edge_index``) are stored in files as int16/int32 when they fit
+(:func:`~pyg_graphcls.graphs.storage.narrow_indices`) and widened to int64 on
+load. The cache file name holds a hash of the images, labels, graph kind, graph
 parameters and this module's format version, so changing any of them
 converts again, and a second load with the same ones reads the cache. Caches
 are written atomically and read with ``torch.load(weights_only=True)``.
@@ -39,7 +41,7 @@ from torch_geometric.data.collate import collate
 
 from ..errors import GraphclsError, UnsafeFileError
 from ..graphs import GRAPH_KINDS, build_graph
-from ..graphs.storage import merge_storage
+from ..graphs.storage import merge_storage, narrow_indices, widen_indices
 from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
@@ -148,17 +150,23 @@ def _convert_chunk_batched(kwargs, items, labels, start, channels):
     from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image
 
-    try:
-        imgs = [as_image(_load_item(item, channels, start + i)) for i, item in enumerate(items)]
-    except Exception:
-        return None
-    if len({im.shape for im in imgs}) != 1:
-        return None
     kw = {k: v for k, v in kwargs.items() if k not in ("method", "edges")}
     if kwargs.get("edges", "knn") != "knn" or set(kw) - {"n_segments", "compactness", "features", "k", "edge_attr",
                                                           "max_iter"}:
         return None  # superpixel_graph explains what method="fast" does not support
-    data, slices = superpixel_graphs(np.stack(imgs), np.asarray(labels, np.int64), chunk=len(imgs), **kw)
+    if isinstance(items, np.ndarray) and items.dtype == np.uint8 and items.ndim in (3, 4) and channels is None:
+        # a uint8 block goes in as it is: the compiled loops read uint8 as value / 255 in float32, the
+        # numbers as_image gives, without a float copy per image
+        batch = items
+    else:
+        try:
+            imgs = [as_image(_load_item(item, channels, start + i)) for i, item in enumerate(items)]
+        except Exception:
+            return None
+        if len({im.shape for im in imgs}) != 1:
+            return None
+        batch = np.stack(imgs)
+    data, slices = superpixel_graphs(batch, np.asarray(labels, np.int64), chunk=len(batch), **kw)
     return {k: v.numpy() for k, v in data.items()}, {k: v.numpy() for k, v in slices.items()}, []
 
 
@@ -181,12 +189,30 @@ def _prepare_partial(partial: Path, n: int) -> None:
         write_json(manifest, mpath)
 
 
+def _save_unsynced(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file renamed to ``path``, without ``fsync``: a chunk file only has
+    to survive the death of the process (the page cache keeps it). After a power loss it may be
+    empty or cut short; :func:`_load_chunk` then rejects it and the chunk is converted again. One
+    ``fsync`` per chunk was about a third of the writing time of a 28x28 data set."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _save_chunk(out, start: int, count: int, path: Path) -> None:
     arrays, slices, failures = out
-    save_tensors({"start": int(start), "count": int(count),
-                  "arrays": None if arrays is None else {k: torch.from_numpy(v) for k, v in arrays.items()},
-                  "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
-                  "failures": [[int(i), str(r)] for i, r in failures]}, path)
+    _save_unsynced({"start": int(start), "count": int(count),
+                    "arrays": None if arrays is None else {k: torch.from_numpy(v)
+                                                           for k, v in narrow_indices(arrays).items()},
+                    "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
+                    "failures": [[int(i), str(r)] for i, r in failures]}, path)
 
 
 def _load_chunk(path: Path, start: int, count: int):
@@ -197,7 +223,7 @@ def _load_chunk(path: Path, start: int, count: int):
         c = load_tensors(path)
         if not (isinstance(c, dict) and c.get("start") == start and c.get("count") == count):
             return None
-        arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in c["arrays"].items()}
+        arrays = None if c["arrays"] is None else {k: v.numpy() for k, v in widen_indices(c["arrays"]).items()}
         slices = None if c["slices"] is None else {k: v.numpy() for k, v in c["slices"].items()}
         if (arrays is None) != (slices is None):
             return None
@@ -479,7 +505,7 @@ class ImageGraphDataset(InMemoryDataset):
                 "class_names": list(class_names) if class_names is not None else
                 [str(i) for i in range(num_classes)],
                 "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-        save_tensors((data_dict, slices, meta), self.cache_path)
+        save_tensors((narrow_indices(data_dict), slices, meta), self.cache_path)  # edge_index as int16/int32
         shutil.rmtree(self.partial_dir, ignore_errors=True)
         self.converted = True
         return data_dict, slices, meta
@@ -496,7 +522,7 @@ class ImageGraphDataset(InMemoryDataset):
         if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)
                 and out[2].get("version") == FORMAT_VERSION):
             raise GraphclsError(f"{self.cache_path} is not a pyg_graphcls graph cache (delete it to convert again)")
-        return out
+        return widen_indices(out[0]), out[1], out[2]
 
     @property
     def class_names(self) -> list[str]:

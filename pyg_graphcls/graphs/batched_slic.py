@@ -205,9 +205,9 @@ def _cluster_block(feat: Tensor, cand: Tensor, init: Tensor, K: int, max_iter: i
         g = v[:, cand]                                                         # [B, P, 9, D+1]
         score = (g * fext.unsqueeze(2)).sum(-1)                                # [B, P, 9]
         j = score.argmin(-1, keepdim=True)
-        lab = cand_b.gather(-1, j).squeeze(-1)                                 # [B, P]
-        if it == max_iter:
-            break
+        prev, lab = lab, cand_b.gather(-1, j).squeeze(-1)                      # [B, P]
+        if it == max_iter or (prev is not None and torch.equal(prev, lab)):
+            break  # unchanged labels: the same centres, the same labels for ever
         sums = torch.zeros(B * (K + 1), D + 1, dtype=feat.dtype, device=dev)
         sums.index_add_(0, (lab + offs).view(-1), fext.view(-1, D + 1))
         sums = sums.view(B, K + 1, D + 1)[:, :K]

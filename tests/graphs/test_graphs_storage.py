@@ -20,3 +20,29 @@ def test_merge_storage_numpy_blocks_and_errors():
         merge_storage([a, wide])
     with pytest.raises(GraphclsError, match="same fields"):
         merge_storage([a, ({"x": a[0]["x"]}, {"x": a[1]["x"]})])
+
+
+def test_indices_narrowed_for_files_and_widened_back_exactly():
+    import numpy as np
+    import torch
+    from pyg_graphcls.graphs.storage import narrow_indices, widen_indices
+    ei = torch.tensor([[0, 74, 3], [5, 0, 74]])
+    small = narrow_indices({"edge_index": ei, "x": torch.ones(2, dtype=torch.int64)})
+    assert small["edge_index"].dtype == torch.int16 and small["x"].dtype == torch.int64  # only index fields
+    assert torch.equal(widen_indices(small)["edge_index"], ei) and widen_indices(small)["edge_index"].dtype == torch.long
+    big = narrow_indices({"edge_index": np.array([[0, 40000], [1, 2]])})
+    assert big["edge_index"].dtype == np.int32
+    assert widen_indices(big)["edge_index"].tolist() == [[0, 40000], [1, 2]]
+    huge = narrow_indices({"edge_index": torch.tensor([[0, 2 ** 40]])})
+    assert huge["edge_index"].dtype == torch.int64
+
+
+def test_cache_file_holds_narrow_indices_and_loads_int64(tmp_path, digits):
+    import torch
+    from pyg_graphcls.datasets import ImageGraphDataset
+    ds = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
+    stored = torch.load(ds.cache_path, weights_only=True)[0]
+    assert stored["edge_index"].dtype == torch.int16
+    again = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
+    assert not again.converted and again[0].edge_index.dtype == torch.long
+    assert torch.equal(again._data.edge_index, ds._data.edge_index)

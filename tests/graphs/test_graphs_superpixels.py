@@ -272,3 +272,15 @@ def test_any_valid_image_gives_a_valid_graph(h, w, c, n, k, seed, const):
         assert torch.isfinite(d.edge_attr).all()
     if k >= 1 and N >= 2:
         assert torch.bincount(d.edge_index[1], minlength=N).min() >= 1
+
+
+@pytest.mark.parametrize("use_cpp", [False, None])
+def test_uint8_block_and_float_images_give_the_same_graphs(digits, use_cpp):
+    """The dataset path hands a uint8 block to superpixel_graphs as it is; per image, superpixel_graph
+    converts with as_image first: the same graphs."""
+    imgs, labels = digits[0][:6], digits[1][:6]
+    block = superpixel_graphs(imgs, labels, collate=False, use_cpp=use_cpp)
+    floats = superpixel_graphs(np.stack([as_image(im) for im in imgs]), labels, collate=False, use_cpp=use_cpp)
+    for a, b in zip(block, floats):
+        for key in ("x", "pos", "edge_index", "edge_attr", "y"):
+            assert torch.equal(a[key], b[key]), key

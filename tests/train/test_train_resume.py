@@ -51,7 +51,8 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
             return build(*a, **k)
         gd.build_graph = slow
         gd.ImageGraphDataset({str(tmp_path / 'killed')!r}, np.load({str(tmp_path / 'x.npy')!r}),
-                             np.load({str(tmp_path / 'y.npy')!r}), name="t", workers=1, progress=False)
+                             np.load({str(tmp_path / 'y.npy')!r}), name="t", workers=1, progress=False,
+                             graph_kwargs={{"method": "skimage"}})  # image by image: build_graph per image
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -65,12 +66,14 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
     calls = []
     build = gd.build_graph
     monkeypatch.setattr(gd, "build_graph", lambda *a, **k: calls.append(1) or build(*a, **k))
-    resumed = ImageGraphDataset(tmp_path / "killed", x, y, name="t", workers=1, progress=False)
+    resumed = ImageGraphDataset(tmp_path / "killed", x, y, name="t", workers=1, progress=False,
+                                graph_kwargs={"method": "skimage"})
     assert resumed.converted and len(calls) == 40 - 4 * done  # only the missing chunks were converted
     assert not list(part.glob("*.partial")), "the partial folder is removed after the merge"
     monkeypatch.setattr(gd, "build_graph", build)
     monkeypatch.setattr(gd, "_CHUNK", 256)
-    fresh = ImageGraphDataset(tmp_path / "fresh", x, y, name="t", workers=1, progress=False)
+    fresh = ImageGraphDataset(tmp_path / "fresh", x, y, name="t", workers=1, progress=False,
+                              graph_kwargs={"method": "skimage"})
     assert sorted(resumed._data.keys()) == sorted(fresh._data.keys())
     for k in fresh._data.keys():
         assert torch.equal(resumed._data[k], fresh._data[k]), k

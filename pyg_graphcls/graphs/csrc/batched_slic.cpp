@@ -82,6 +82,7 @@ static void slic_one(const float* f, int64_t P, int64_t W, int64_t Drt, const in
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
   for (int64_t it = 0; it <= max_iter; ++it) {
+    bool changed = it == 0;
     for (int64_t p = 0; p < P;) {
       int64_t q = p + 1;
       const int64_t row_end = (p / W + 1) * W;
@@ -114,10 +115,10 @@ static void slic_one(const float* f, int64_t P, int64_t W, int64_t Drt, const in
           ag[x] = (k & m) | (ag[x] & ~m);
         }
       }
-      for (int64_t x = 0; x < n; ++x) lab[p + x] = arg[x];
+      for (int64_t x = 0; x < n; ++x) { changed |= lab[p + x] != arg[x]; lab[p + x] = arg[x]; }
       p = q;
     }
-    if (it == max_iter) break;
+    if (it == max_iter || !changed) break;  // unchanged labels: the same centres, the same labels for ever
     update_centres(f, P, W, D, lab, K, ctr, sums, cnt);
   }
 }
@@ -130,6 +131,7 @@ static void slic_one_px(const float* f, int64_t P, int64_t W, int64_t Drt, const
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
   for (int64_t it = 0; it <= max_iter; ++it) {
+    bool changed = it == 0;
     for (int64_t p = 0; p < P; ++p) {
       float fp[DT > 0 ? DT : 16];
       for (int64_t d = 0; d < D; ++d) fp[d] = f[d * P + p];
@@ -142,9 +144,10 @@ static void slic_one_px(const float* f, int64_t P, int64_t W, int64_t Drt, const
         for (int64_t d = 0; d < D; ++d) { const float t = fp[d] - c[d]; s += t * t; }
         if (s < best) { best = s; arg = cp[j]; }
       }
+      changed |= lab[p] != arg;
       lab[p] = arg;
     }
-    if (it == max_iter) break;
+    if (it == max_iter || !changed) break;  // unchanged labels: the same centres, the same labels for ever
     update_centres(f, P, W, D, lab, K, ctr, sums, cnt);
   }
 }
@@ -306,10 +309,23 @@ struct WardGreater {
   }
 };
 
+// Buffers of connect_one, kept across the images of a thread (their capacity stays: no allocation
+// per image after the first, which took most of the time on 28x28 images).
+struct ConnectWork {
+  std::vector<int32_t> piece, stack, parent, version, relabel, order;
+  std::vector<double> cnt, sums;
+  std::vector<int64_t> first;
+  std::vector<char> main_piece;
+  std::vector<std::vector<int32_t>> nbrs;
+  std::vector<WardEntry> heap;
+};
+
 template <typename T>
 static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W, int64_t C, int64_t n_target,
-                           int64_t* out, std::vector<int32_t>& piece, std::vector<int32_t>& stack) {
+                           int64_t* out, ConnectWork& w) {
   const int64_t P = H * W;
+  auto& piece = w.piece;
+  auto& stack = w.stack;
   piece.assign(P, -1);
   int32_t np = 0;
   for (int64_t s = 0; s < P; ++s) {
@@ -328,11 +344,14 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
     }
     ++np;
   }
-  std::vector<int32_t> parent(np);
+  auto& parent = w.parent;
+  parent.resize(np);
   for (int32_t i = 0; i < np; ++i) parent[i] = i;
   if (n_target < np) {
-    std::vector<double> cnt(np, 0.0), sums((size_t)np * C, 0.0);
-    std::vector<int64_t> first(np, -1);
+    auto& cnt = w.cnt; auto& sums = w.sums; auto& first = w.first;
+    cnt.assign(np, 0.0);
+    sums.assign((size_t)np * C, 0.0);
+    first.assign(np, -1);
     for (int64_t p = 0; p < P; ++p) {
       const int32_t k = piece[p];
       if (first[k] < 0) first[k] = p;
@@ -346,9 +365,11 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
     }
     // the main piece of each input label: its largest (ties: the first in raster order); the
     // other pieces are fragments, merged before any two main pieces are
-    std::vector<char> main_piece(np, 0);
+    auto& main_piece = w.main_piece;
+    main_piece.assign(np, 0);
     {
-      std::vector<int32_t> order(np);
+      auto& order = w.order;
+      order.resize(np);
       for (int32_t i = 0; i < np; ++i) order[i] = i;
       std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
         const int64_t la = lab[first[a]], lb = lab[first[b]];
@@ -359,19 +380,25 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
       for (int32_t t = 0; t < np; ++t)
         if (t == 0 || lab[first[order[t]]] != lab[first[order[t - 1]]]) main_piece[order[t]] = 1;
     }
-    std::vector<int64_t> pairs;
-    pairs.reserve(4 * np);
-    for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) {
-        const int64_t p = y * W + x, a = piece[p];
-        if (x + 1 < W && piece[p + 1] != a) { const int64_t b = piece[p + 1]; pairs.push_back(std::min(a, b) * np + std::max(a, b)); }
-        if (y + 1 < H && piece[p + W] != a) { const int64_t b = piece[p + W]; pairs.push_back(std::min(a, b) * np + std::max(a, b)); }
-      }
-    std::sort(pairs.begin(), pairs.end());
-    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-    std::vector<std::vector<int32_t>> nbrs(np);
+    auto& nbrs = w.nbrs;
+    if ((int32_t)nbrs.size() < np) nbrs.resize(np);
+    for (int32_t i = 0; i < np; ++i) nbrs[i].clear();
     auto add = [](std::vector<int32_t>& v, int32_t k) { if (std::find(v.begin(), v.end(), k) == v.end()) v.push_back(k); };
     auto drop = [](std::vector<int32_t>& v, int32_t k) { auto it = std::find(v.begin(), v.end(), k); if (it != v.end()) v.erase(it); };
+    // touching pieces (4-neighbours), each pair once
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        const int64_t p = y * W + x;
+        const int32_t a = piece[p];
+        if (x + 1 < W && piece[p + 1] != a) {
+          const int32_t b = piece[p + 1];
+          if (std::find(nbrs[a].begin(), nbrs[a].end(), b) == nbrs[a].end()) { nbrs[a].push_back(b); nbrs[b].push_back(a); }
+        }
+        if (y + 1 < H && piece[p + W] != a) {
+          const int32_t b = piece[p + W];
+          if (std::find(nbrs[a].begin(), nbrs[a].end(), b) == nbrs[a].end()) { nbrs[a].push_back(b); nbrs[b].push_back(a); }
+        }
+      }
     auto cost = [&](int32_t i, int32_t j) {
       double dd = 0.0;
       for (int64_t c = 0; c < C; ++c) {
@@ -380,15 +407,14 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
       }
       return cnt[i] * cnt[j] / (cnt[i] + cnt[j]) * dd;
     };
-    std::vector<WardEntry> heap;
-    heap.reserve(pairs.size() * 2);
-    for (int64_t e : pairs) {
-      const int32_t i = (int32_t)(e / np), j = (int32_t)(e % np);
-      add(nbrs[i], j); add(nbrs[j], i);
-      heap.push_back({main_piece[i] && main_piece[j], cost(i, j), i, j, 0, 0});
-    }
+    auto& heap = w.heap;
+    heap.clear();
+    for (int32_t i = 0; i < np; ++i)
+      for (int32_t j : nbrs[i])
+        if (j > i) heap.push_back({main_piece[i] && main_piece[j], cost(i, j), i, j, 0, 0});
     std::make_heap(heap.begin(), heap.end(), WardGreater());
-    std::vector<int32_t> version(np, 0);
+    auto& version = w.version;
+    version.assign(np, 0);
     int64_t alive = np;
     while (alive > n_target && !heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), WardGreater());
@@ -412,7 +438,8 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
       }
     }
   }
-  std::vector<int32_t> relabel(np, -1);
+  auto& relabel = w.relabel;
+  relabel.assign(np, -1);
   int64_t n = 0;
   for (int64_t p = 0; p < P; ++p) {
     int32_t r = piece[p];
@@ -441,10 +468,10 @@ std::vector<torch::Tensor> connect_regions(torch::Tensor labels, torch::Tensor i
   const uint8_t* I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
   const float* IF = u8 ? nullptr : img.data_ptr<float>();
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<int32_t> piece, stack;
+    ConnectWork work;
     for (int64_t b = b0; b < b1; ++b) {
-      N[b] = u8 ? connect_one<uint8_t>(L + b * P, I8 + b * P * C, H, W, C, n_target, O + b * P, piece, stack)
-                : connect_one<float>(L + b * P, IF + b * P * C, H, W, C, n_target, O + b * P, piece, stack);
+      N[b] = u8 ? connect_one<uint8_t>(L + b * P, I8 + b * P * C, H, W, C, n_target, O + b * P, work)
+                : connect_one<float>(L + b * P, IF + b * P * C, H, W, C, n_target, O + b * P, work);
     }
   });
   return {out, counts};

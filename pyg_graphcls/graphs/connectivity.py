@@ -43,14 +43,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-import heapq
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import GraphclsError
-from .merge import connected_pieces
+from .merge import connected_pieces, merge_pieces, number_regions, touching_pairs
 
 __all__ = ["connect_regions"]
 
@@ -118,15 +117,6 @@ def _connect_one(seg: np.ndarray, img: np.ndarray, n_regions: int) -> np.ndarray
         keep = np.ones(p, bool)
         keep[1:] = owner[order][1:] != owner[order][:-1]
         main[order[keep]] = True
-        a = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1, :].ravel()])
-        b = np.concatenate([pieces[:, 1:].ravel(), pieces[1:, :].ravel()])
-        diff = a != b
-        pairs = np.unique(np.minimum(a[diff], b[diff]) * p + np.maximum(a[diff], b[diff]))
-        nbrs: list[set[int]] = [set() for _ in range(p)]
-        pair_list = [(int(e) // p, int(e) % p) for e in pairs]
-        for i, j in pair_list:
-            nbrs[i].add(j)
-            nbrs[j].add(i)
         C = img.shape[2]
 
         def cost(i: int, j: int) -> float:
@@ -136,39 +126,5 @@ def _connect_one(seg: np.ndarray, img: np.ndarray, n_regions: int) -> np.ndarray
                 dd += d * d
             return float(cnt[i]) * float(cnt[j]) / (float(cnt[i]) + float(cnt[j])) * dd
 
-        version = [0] * p
-        heap = [(int(main[i] and main[j]), cost(i, j), i, j, 0, 0) for i, j in pair_list]
-        heapq.heapify(heap)
-        alive = p
-        while alive > n_regions and heap:
-            _, _, i, j, vi, vj = heapq.heappop(heap)
-            if version[i] != vi or version[j] != vj or parent[i] != i or parent[j] != j:
-                continue  # stale: one of the two changed or was merged since this entry was pushed
-            parent[j] = i
-            main[i] = main[i] or main[j]
-            cnt[i] += cnt[j]
-            sums[i] += sums[j]
-            version[i] += 1
-            nbrs[i] |= nbrs[j]
-            nbrs[i] -= {i, j}
-            for k in nbrs[j]:
-                if k != i:
-                    nbrs[k].discard(j)
-                    nbrs[k].add(i)
-            nbrs[j] = set()
-            alive -= 1
-            for k in nbrs[i]:
-                lo, hi = (i, k) if i < k else (k, i)
-                heapq.heappush(heap, (int(main[lo] and main[hi]), cost(lo, hi), lo, hi, version[lo], version[hi]))
-    roots = np.array(parent, dtype=np.int64)
-    while True:  # path halving to the roots
-        nxt = roots[roots]
-        if np.array_equal(nxt, roots):
-            break
-        roots = nxt
-    merged = roots[flat]
-    _, first_px = np.unique(merged, return_index=True)
-    ids = np.unique(merged)
-    relabel = np.empty(p, np.int64)
-    relabel[ids[np.argsort(first_px)]] = np.arange(ids.size)
-    return relabel[merged].reshape(seg.shape)
+        parent = merge_pieces(cnt, sums, touching_pairs(pieces), n_regions, cost, main)
+    return number_regions(pieces, parent)

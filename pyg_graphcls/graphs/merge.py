@@ -16,12 +16,13 @@ at a region count, and re-weights through Python callbacks per edge (slower for 
 from __future__ import annotations
 
 import heapq
+from typing import Callable, Optional
 
 import numpy as np
 
 from ..errors import GraphclsError
 
-__all__ = ["ward_merge", "connected_pieces"]
+__all__ = ["ward_merge", "connected_pieces", "touching_pairs", "merge_pieces", "number_regions"]
 
 
 def connected_pieces(seg: np.ndarray) -> np.ndarray:
@@ -57,31 +58,57 @@ def ward_merge(seg: np.ndarray, image: np.ndarray, n_regions: int) -> np.ndarray
     flat = pieces.ravel()
     cnt = np.bincount(flat, minlength=p).astype(np.float64)
     sums = np.stack([np.bincount(flat, weights=img[..., c].ravel(), minlength=p) for c in range(img.shape[2])], 1)
-    # touching pairs (4-neighbours with different pieces), each once as (small, large)
-    a = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1, :].ravel()])
-    b = np.concatenate([pieces[:, 1:].ravel(), pieces[1:, :].ravel()])
-    diff = a != b
-    pairs = np.unique(np.stack([np.minimum(a[diff], b[diff]), np.maximum(a[diff], b[diff])], 1), axis=0)
-    nbrs: list[set[int]] = [set() for _ in range(p)]
-    for i, j in pairs.tolist():
-        nbrs[i].add(j)
-        nbrs[j].add(i)
 
     def cost(i: int, j: int) -> float:
         d = sums[i] / cnt[i] - sums[j] / cnt[j]
         return float(cnt[i] * cnt[j] / (cnt[i] + cnt[j]) * (d @ d))
 
+    parent = merge_pieces(cnt, sums, touching_pairs(pieces), int(n_regions), cost)
+    return number_regions(pieces, parent)
+
+
+def touching_pairs(pieces: np.ndarray) -> list[tuple[int, int]]:
+    """The pairs of 4-neighbouring pieces of ``pieces [H, W]`` (ids ``0..P-1``), each once as
+    ``(small, large)``, sorted."""
+    p = int(pieces.max()) + 1
+    a = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1, :].ravel()])
+    b = np.concatenate([pieces[:, 1:].ravel(), pieces[1:, :].ravel()])
+    diff = a != b
+    codes = np.unique(np.minimum(a[diff], b[diff]) * p + np.maximum(a[diff], b[diff]))
+    return [(int(e) // p, int(e) % p) for e in codes]
+
+
+def merge_pieces(cnt: np.ndarray, sums: np.ndarray, pairs: list[tuple[int, int]], n_regions: int,
+                 cost: Callable[[int, int], float], main: Optional[np.ndarray] = None) -> list[int]:
+    """Greedy merging of touching pieces, cheapest ``cost(i, j)`` first, until ``n_regions`` are left.
+
+    ``cnt [P]`` and ``sums [P, C]`` (pixel counts and value sums, updated in place as pieces join:
+    ``cost`` reads them) and ``pairs`` from :func:`touching_pairs`. With ``main [P]`` (bool, updated
+    in place) a pair touching a non-main piece goes before any pair of two main pieces. A heap with
+    lazy deletion; ties go to the pair with the smaller ids. Returns the union-find ``parent`` list
+    (``j`` joined ``i`` where ``parent[j] == i``).
+    """
+    p = cnt.shape[0]
+    nbrs: list[set[int]] = [set() for _ in range(p)]
+    for i, j in pairs:
+        nbrs[i].add(j)
+        nbrs[j].add(i)
+
+    def both_main(i: int, j: int) -> int:
+        return int(main[i] and main[j]) if main is not None else 0
+
     version = [0] * p
-    heap = [(cost(i, j), i, j, 0, 0) for i, j in pairs.tolist()]
+    heap = [(both_main(i, j), cost(i, j), i, j, 0, 0) for i, j in pairs]
     heapq.heapify(heap)
     parent = list(range(p))
     alive = p
-    target = int(n_regions)
-    while alive > target and heap:
-        _, i, j, vi, vj = heapq.heappop(heap)
+    while alive > n_regions and heap:
+        _, _, i, j, vi, vj = heapq.heappop(heap)
         if version[i] != vi or version[j] != vj or parent[i] != i or parent[j] != j:
             continue  # stale: one of the two changed or was merged since this entry was pushed
         parent[j] = i  # j joins i
+        if main is not None:
+            main[i] = main[i] or main[j]
         cnt[i] += cnt[j]
         sums[i] += sums[j]
         version[i] += 1
@@ -95,17 +122,22 @@ def ward_merge(seg: np.ndarray, image: np.ndarray, n_regions: int) -> np.ndarray
         alive -= 1
         for k in nbrs[i]:
             lo, hi = (i, k) if i < k else (k, i)
-            heapq.heappush(heap, (cost(lo, hi), lo, hi, version[lo], version[hi]))
+            heapq.heappush(heap, (both_main(lo, hi), cost(lo, hi), lo, hi, version[lo], version[hi]))
+    return parent
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
 
-    roots = np.array([root(i) for i in range(p)], dtype=np.int64)
-    merged = roots[pieces]
-    _, first = np.unique(merged.ravel(), return_index=True)
-    order = np.argsort(first)  # number regions by their first pixel
-    relabel = np.empty(p, dtype=np.int64)
-    relabel[np.unique(merged.ravel())[order]] = np.arange(order.size)
-    return relabel[merged]
+def number_regions(pieces: np.ndarray, parent: list[int]) -> np.ndarray:
+    """``[H, W]`` int64 region ids ``0..n-1`` of ``pieces`` after the merges in ``parent``, numbered in
+    raster order of each region's first pixel."""
+    roots = np.array(parent, dtype=np.int64)
+    while True:  # path halving to the roots
+        nxt = roots[roots]
+        if np.array_equal(nxt, roots):
+            break
+        roots = nxt
+    merged = roots[pieces.ravel()]
+    _, first_px = np.unique(merged, return_index=True)
+    ids = np.unique(merged)
+    relabel = np.empty(len(parent), np.int64)
+    relabel[ids[np.argsort(first_px)]] = np.arange(ids.size)
+    return relabel[merged].reshape(pieces.shape)

@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-threshold", type=float, default=None,
                    help="multilabel: threshold on P(j|i) for the label graph (0.1 attention, 0.4 ML-GCN)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--amp", default="auto", choices=["auto", "on", "off"],
+                   help="mixed precision (bfloat16) training steps: auto = on for CUDA and for CPUs with native "
+                        "bfloat16 (AVX512-BF16/AMX), off elsewhere; evaluation on CPU stays float32")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.add_argument("--out", default="runs/latest", help="run folder")
 

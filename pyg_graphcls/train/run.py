@@ -195,7 +195,8 @@ def run_training(args, dist_ctx, graph_kwargs: dict, strict: bool = True, progre
                       lr=args.lr if args.lr is not None else default_lr(args.task, args.model),
                       weight_decay=args.weight_decay, scheduler=args.scheduler, patience=args.patience,
                       edge_loss_weight=edge_w, out_dir=out, seed=args.seed, progress=not args.quiet,
-                      eval_train_size=args.eval_train_size, checkpoint_extra=extra, distributed=dist_ctx)
+                      eval_train_size=args.eval_train_size, checkpoint_extra=extra, distributed=dist_ctx,
+                      amp={"auto": "auto", "on": True, "off": False}[getattr(args, "amp", "auto")])
     if len(train) == 0:
         raise GraphclsError(f"{data_name}: the training set is empty after the validation split "
                             f"(--val-fraction {args.val_fraction} of {len(train_full)} graphs)")

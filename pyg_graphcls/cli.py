@@ -397,20 +397,26 @@ def cmd_bench(args) -> int:
     from .datasets import ImageGraphDataset, load_images
     from .models import create_model
     from .train import Trainer
+    from .train.fast import pack_rule
+    from .train.run import default_lr
     tri, trl, _, _, _, _ = load_images("sample")
     n = min(args.images, len(tri))
+    gkw = {name: list(value) for name, value in SUPERPIXEL_DEFAULTS.items()}  # what `graphcls train` converts
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        ds = ImageGraphDataset(d, tri[:n], trl[:n], progress=False)
+        ds = ImageGraphDataset(d, tri[:n], trl[:n], graph_kwargs=gkw, progress=False)
         conv = n / (time.perf_counter() - t0)
     torch.manual_seed(0)
-    model = create_model("gcn", in_channels=ds.num_node_features, num_classes=10)
-    tr = Trainer(model, epochs=args.epochs, progress=False, eval_train_size=0, scheduler="none")
+    model = create_model(DEFAULT_MODEL, in_channels=ds.num_node_features, num_classes=10)
+    tr = Trainer(model, epochs=args.epochs, lr=default_lr("single", DEFAULT_MODEL), progress=False,
+                 eval_train_size=0, scheduler="none")
     t0 = time.perf_counter()
     tr.fit(ds)
     gps = n * args.epochs / (time.perf_counter() - t0)
-    print(f"conversion: {conv:.0f} images/s (superpixels, 28x28, {os.cpu_count()} cores)")
-    print(f"training:   {gps:.0f} graphs/s (gcn 4x64, batch 64, {torch.get_num_threads()} threads, {tr.device})")
+    print(f"conversion: {conv:.0f} images/s (the default superpixel graphs, 28x28, {os.cpu_count()} cores)")
+    print(f"training:   {gps:.0f} graphs/s (the default model {DEFAULT_MODEL}, batch 64, "
+          f"{'dense' if getattr(model, 'supports_dense', False) and pack_rule(ds) is None else 'PyG'} path, {'bf16 mixed precision' if tr.amp else 'float32'}, "
+          f"{torch.get_num_threads()} threads, {tr.device})")
     print("side-by-side ratios against plain PyG: python -m benchmarks.conversion / python -m benchmarks.training")
     return 0
 

@@ -116,3 +116,16 @@ def test_convert_node_pos_interior_caches_inside_points(tmp_path, tiny_idx):
     assert not ds.train.converted
     g = ds.train[0]
     assert torch.equal(g.pos, g.pos.round())     # pixel centres, not centroids
+
+
+def test_bench_times_what_train_runs(capsys):
+    """``graphcls bench`` converts with the train defaults and trains the default model the way the Trainer
+    chooses (dense path; bf16 only on a CPU with native bfloat16)."""
+    from pyg_graphcls.cli import DEFAULT_MODEL
+    from pyg_graphcls.train.trainer import cpu_has_bf16
+
+    assert main(["bench", "--images", "64", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("conversion: ") and "images/s" in out[0]
+    assert f"default model {DEFAULT_MODEL}" in out[1] and "dense path" in out[1]
+    assert ("bf16 mixed precision" if cpu_has_bf16() else "float32") in out[1]

@@ -38,7 +38,7 @@ def train(seed: int, args) -> None:
         print(f"seed {seed}: done already ({out})")
         return
     rc = main(["train", "--dataset", args.dataset, "--epochs", str(args.epochs), "--seed", str(seed), "--quiet",
-               "--out", str(out)])
+               "--amp", args.amp, "--out", str(out)])
     if rc != 0:
         raise SystemExit(f"seed {seed}: graphcls train failed ({rc})")
 
@@ -63,6 +63,9 @@ def collect(seeds: list[int], args) -> None:
     except OSError:
         commit = "?"
     m = runs[ship]
+    run_args = json.loads((Path(args.out) / f"seed-{ship}" / "run.json").read_text()).get("args", {})
+    precision = {"on": "bfloat16 mixed precision", "off": "float32"}.get(run_args.get("amp"),
+                                                                          "the Trainer's automatic precision")
     rows = "\n".join(f"| {s} | {100 * runs[s]['test_accuracy']:.2f} | {100 * runs[s]['best_val_accuracy']:.2f} | "
                      f"{runs[s]['best_epoch']} |" for s in seeds)
     card = f"""# Model card: `fashion-mnist` (pretrained)
@@ -79,8 +82,8 @@ def collect(seeds: list[int], args) -> None:
 - **Data**: Fashion-MNIST training file (60,000 images; 54,000 train / 6,000 validation, seeded split),
   classes {', '.join(ckpt['class_names'])}. Test: the 10,000 test images.
 - **Recipe**: Adam (lr {runs[ship].get('lr', '2e-3 default')}), cosine schedule, batch 64, {args.epochs} epochs,
-  the checkpoint with the best validation accuracy. Command:
-  `python -m references.pretrain --seeds {','.join(map(str, seeds))} --epochs {args.epochs}`
+  training steps in {precision}, the checkpoint with the best validation accuracy. Command:
+  `python -m references.pretrain --seeds {','.join(map(str, seeds))} --epochs {args.epochs} --amp {args.amp}`
   (each seed: `graphcls train --dataset fashion-mnist --epochs {args.epochs} --seed N`).
 - **Test accuracy**: **{mean:.2f} ± {std:.2f} %** over {len(seeds)} seeds (mean ± sample std); the shipped
   checkpoint is seed {ship} ({100 * runs[ship]['test_accuracy']:.2f} %).
@@ -104,6 +107,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="runs/pretrain")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--ship-seed", type=int, default=None)
+    p.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                   help="graphcls train --amp (the shipped checkpoint: off, float32 training steps)")
     p.add_argument("--collect", action="store_true", help="only write the card and the checkpoint")
     args = p.parse_args(argv)
     if args.threads:

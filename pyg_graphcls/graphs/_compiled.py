@@ -2,7 +2,9 @@
 
 ``csrc/batched_slic.cpp`` holds the SLIC rounds, the planar pixel features (the
 compiled twin of :func:`~pyg_graphcls.graphs.batched_slic.rgb_to_lab`) and the
-per-segment sums; ``csrc/knn.cpp`` the kNN of many small 2-D graphs. They are
+per-segment sums; ``csrc/knn.cpp`` the kNN of many small 2-D graphs;
+``csrc/slot_product.cpp`` the weighted slot products of the dense training path
+(:class:`~pyg_graphcls.nn.neighbours.SlotOperator`, any float dtype). They are
 compiled together with :func:`torch.utils.cpp_extension.load` the first time
 they are asked for (needs a C++ compiler; torch caches the build in
 ``TORCH_EXTENSIONS_DIR``). When they cannot be built, or ``PYG_GRAPHCLS_NO_CPP=1``
@@ -20,7 +22,8 @@ from typing import Optional
 __all__ = ["load", "disabled", "SOURCES"]
 
 #: the C++ sources of the extension (shipped as package data)
-SOURCES = tuple(str(Path(__file__).with_name("csrc") / name) for name in ("batched_slic.cpp", "knn.cpp"))
+SOURCES = tuple(str(Path(__file__).with_name("csrc") / name) for name in ("batched_slic.cpp", "knn.cpp",
+                                                                                  "slot_product.cpp"))
 
 _lock = threading.Lock()
 _mod = None

@@ -478,6 +478,7 @@ std::vector<torch::Tensor> connect_regions(torch::Tensor labels, torch::Tensor i
 }
 
 torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k);  // knn.cpp
+torch::Tensor csr_rows_product(torch::Tensor ptr, torch::Tensor col, torch::Tensor w, torch::Tensor y);  // slot_product.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
@@ -485,4 +486,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
   m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions");
   m.def("knn_small", &knn_small, "kNN of many small 2-D graphs (stable order)");
+  m.def("csr_rows_product", &csr_rows_product, "CSR matrix times [R, C] rows in y's dtype, float32 sums");
 }

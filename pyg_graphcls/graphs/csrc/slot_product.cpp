@@ -28,18 +28,19 @@ static inline float widen(c10::BFloat16 v) {
 static inline float widen(c10::Half v) { return static_cast<float>(v); }
 
 template <typename T>
-static void rows_product(const T* Y, const int64_t* ptr, const int64_t* col, const float* w, T* O,
-                         int64_t rows, int64_t C) {
+static void rows_product(const T* __restrict__ Y, const int64_t* __restrict__ ptr, const int64_t* __restrict__ col,
+                         const float* __restrict__ w, T* __restrict__ O, int64_t rows, int64_t C) {
   at::parallel_for(0, rows, 256, [&](int64_t r0, int64_t r1) {
-    std::vector<float> acc(C);
+    std::vector<float> buf(C);
+    float* __restrict__ acc = buf.data();
     for (int64_t r = r0; r < r1; ++r) {
-      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int64_t c = 0; c < C; ++c) acc[c] = 0.f;
       for (int64_t e = ptr[r]; e < ptr[r + 1]; ++e) {
         const float we = w[e];
-        const T* y = Y + col[e] * C;
+        const T* __restrict__ y = Y + col[e] * C;
         for (int64_t c = 0; c < C; ++c) acc[c] += we * widen(y[c]);
       }
-      T* o = O + r * C;
+      T* __restrict__ o = O + r * C;
       for (int64_t c = 0; c < C; ++c) o[c] = static_cast<T>(acc[c]);
     }
   });

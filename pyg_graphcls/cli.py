@@ -61,7 +61,8 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--edges", default=None, help="superpixels: knn|rag|none; patches: grid|knn|none")
     g.add_argument("--k", type=int, default=None, help="neighbours for knn edges (8)")
     g.add_argument("--edge-attr", type=_csv, default=None,
-                   help="edge features, comma list of distance,gaussian,cartesian, or none")
+                   help="edge features, comma list of distance,gaussian,cartesian, or none (superpixels: none "
+                        "unless given; the default model reads geometry from pos)")
     g.add_argument("--patch-size", type=int, default=None, help="patches: side in pixels (4)")
     g.add_argument("--connectivity", type=int, default=None, choices=[4, 8], help="grid/patches: 4 or 8")
     g.add_argument("--position", action="store_true", help="grid/patches: append normalised position to x")
@@ -76,11 +77,14 @@ def _add_data_args(p: argparse.ArgumentParser, graph_default: str = "superpixels
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-#: what ``--graph superpixels`` builds unless told otherwise: the node features and edge features the
-#: default model (``dirconv``) was measured with (references/RESULTS.md); the library's own
-#: ``superpixel_graph`` keeps PyG's minimal ``mean, centroid``
+#: what ``--graph superpixels`` builds unless told otherwise: the node features the default model
+#: (``dirconv``) was measured with (references/RESULTS.md), and no ``edge_attr``: ``dirconv`` reads
+#: the geometry from ``pos`` and never reads ``edge_attr``, which was half the bytes of each stored
+#: graph (600 edges x 3 float32); models that read it (``gcn`` with ``edge_weight``) are trained
+#: with ``--edge-attr distance[,cartesian]``. The library's own ``superpixel_graph`` keeps PyG's
+#: minimal ``mean, centroid`` and ``distance``
 SUPERPIXEL_DEFAULTS = {"features": ["mean", "std", "centroid", "area", "bbox", "moments", "gradient"],
-                       "edge_attr": ["distance", "cartesian"]}
+                       "edge_attr": []}
 #: the default model of ``graphcls train`` (the classic baseline is ``--model gcn``)
 DEFAULT_MODEL = "dirconv"
 

@@ -21,11 +21,20 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .errors import GraphclsError, one_line
-from .train.run import HEADS, canvas_splits, print_failures, print_warnings, run_training
-from .validate import validate_args
+from .validate import HEADS, validate_args
 
 __all__ = ["main", "build_parser", "graph_kwargs_from_args", "HEADS"]
 
+
+
+def print_failures(fails, file=None) -> None:
+    from .train.run import print_failures as _print
+    _print(fails, file)
+
+
+def print_warnings(info: dict) -> None:
+    from .train.run import print_warnings as _print
+    _print(info)
 
 
 # ------------------------------------------------------------------ arguments
@@ -305,6 +314,7 @@ def cmd_train(args) -> int:
     from .train.distributed import init_from_env
     dist_ctx = init_from_env(args.device)  # None unless started by torchrun with N > 1
     try:
+        from .train.run import run_training
         return run_training(args, dist_ctx, graph_kwargs_from_args(args), strict=_strict(args),
                             progress=_progress(args))
     finally:
@@ -328,6 +338,7 @@ def cmd_evaluate(args) -> int:
                                 limit=ckpt.get("canvas", {}).get("limit"),
                                 canvas_train=ckpt.get("canvas", {}).get("train", 4000),
                                 canvas_test=ckpt.get("canvas", {}).get("test", 1000))
+        from .train.run import canvas_splits
         _, test, names, data_name = canvas_splits(ns)
     else:
         splits = training_data(spec, ckpt.get("graph", "superpixels"), ckpt.get("graph_kwargs", {}), root=args.root,

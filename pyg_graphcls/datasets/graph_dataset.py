@@ -10,7 +10,7 @@ Conversion runs on all CPU cores (one process per core, one torch thread
 each) with a tqdm progress bar.
 
 Interrupted conversions resume: images are converted in chunks of
-``_CHUNK``; each finished chunk is written atomically to a partial-work
+``_CHUNK`` (fewer for small data sets, :func:`_chunk_size`); each finished chunk is written atomically to a partial-work
 folder next to the cache (``<graph>-<key>.partial/chunk-NNNNNN.pt``, same
 key as the cache). A restart skips the chunks already there; when all are
 done they are merged into the cache and the folder is removed, so a run
@@ -50,6 +50,15 @@ __all__ = ["ImageGraphDataset", "convert_images", "convert_shard", "cache_key", 
 
 FORMAT_VERSION = 3  # 2: graphs carry image_size [1, 2]; 3: superpixels default to the connected batched SLIC
 _CHUNK = 256
+_MIN_CHUNK, _MIN_JOBS = 32, 8
+
+
+def _chunk_size(n: int) -> int:
+    """Images per chunk for a data set of ``n``: ``_CHUNK``, or fewer (not under 32) so that a small data
+    set still makes 8 chunks to share between worker processes: 819 224x224 photos made 4 chunks of 256,
+    256, 256 and 51, two of them on one worker; 205 made one, converted by one process. A function of
+    ``n`` only, so a resumed conversion finds the chunks of the first run whatever ``--workers``."""
+    return max(1, min(_CHUNK, max(_MIN_CHUNK, -(-int(n) // _MIN_JOBS))))
 
 
 def default_root() -> Path:
@@ -175,7 +184,7 @@ def _chunk_path(partial: Path, j: int) -> Path:
 
 def _prepare_partial(partial: Path, n: int) -> None:
     """Make the partial-work folder; wipe one made with another chunking."""
-    manifest = {"n": int(n), "chunk": int(_CHUNK), "version": FORMAT_VERSION}
+    manifest = {"n": int(n), "chunk": _chunk_size(n), "version": FORMAT_VERSION}
     mpath = partial / "manifest.json"
     if mpath.is_file():
         try:
@@ -293,7 +302,8 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
     if (shard is not None or not convert) and partial_dir is None:
         raise GraphclsError("sharded or merge-only conversion needs a partial_dir for the chunks")
     channels = _target_channels(images)
-    jobs = [(graph, kwargs, images[s:s + _CHUNK], labels[s:s + _CHUNK], s, channels) for s in range(0, n, _CHUNK)]
+    size = _chunk_size(n)
+    jobs = [(graph, kwargs, images[s:s + size], labels[s:s + size], s, channels) for s in range(0, n, size)]
     partial = Path(partial_dir) if partial_dir is not None else None
     done: dict[int, Any] = {}
     if partial is not None:
@@ -434,7 +444,7 @@ def convert_shard(root: str | os.PathLike, images: Any, labels: Any, *, shard: A
                                           convert=not merge_only)
         if data is None and isinstance(missing, int):
             if merge_only:
-                raise GraphclsError(f"{name}: cannot merge: {missing} of {-(-len(labels) // _CHUNK)} chunks are "
+                raise GraphclsError(f"{name}: cannot merge: {missing} of {-(-len(labels) // _chunk_size(len(labels)))} chunks are "
                                     f"not converted yet (run the missing --shard I/N first)")
             return {"dataset": None, "missing": missing, "cache": cache}
     ds = ImageGraphDataset(root, images, labels, graph=graph, graph_kwargs=graph_kwargs, name=name, **dataset_kwargs)

@@ -1,6 +1,6 @@
 """``ImageGraphDataset``: convert images to graphs once, cache on disk, reload.
 
-Index fields (``edge_index``) are stored in files as int16/int32 when they fit
+Index fields (``edge_index``) are stored in files as uint8/int16/int32 when they fit
 (:func:`~pyg_graphcls.graphs.storage.narrow_indices`) and widened to int64 on
 load. The cache file name holds a hash of the images, labels, graph kind, graph
 parameters and this module's format version, so changing any of them
@@ -225,7 +225,7 @@ def _save_chunk(out, start: int, count: int, path: Path) -> None:
 
 def _load_chunk(path: Path, start: int, count: int):
     """A finished chunk, or ``None`` when the file is missing or not a valid chunk. Its ``edge_index``
-    stays as the file stores it (int16/int32): the blocks are merged and written narrow."""
+    stays as the file stores it (uint8/int16/int32): the blocks are merged and written narrow."""
     if not path.is_file():
         return None
     try:
@@ -287,7 +287,7 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
     missing afterwards the result is ``(None, None, missing)``, ``missing``
     the number of chunks not converted yet (an ``int``).
 
-    ``narrow=True`` returns ``edge_index`` as files store it (int16/int32,
+    ``narrow=True`` returns ``edge_index`` as files store it (uint8/int16/int32,
     :func:`~pyg_graphcls.graphs.storage.narrow_indices`) instead of int64.
     """
     from tqdm.auto import tqdm
@@ -444,7 +444,8 @@ def convert_shard(root: str | os.PathLike, images: Any, labels: Any, *, shard: A
                                           convert=not merge_only)
         if data is None and isinstance(missing, int):
             if merge_only:
-                raise GraphclsError(f"{name}: cannot merge: {missing} of {-(-len(labels) // _chunk_size(len(labels)))} chunks are "
+                total = -(-len(labels) // _chunk_size(len(labels)))
+                raise GraphclsError(f"{name}: cannot merge: {missing} of {total} chunks are "
                                     f"not converted yet (run the missing --shard I/N first)")
             return {"dataset": None, "missing": missing, "cache": cache}
     ds = ImageGraphDataset(root, images, labels, graph=graph, graph_kwargs=graph_kwargs, name=name, **dataset_kwargs)
@@ -526,7 +527,7 @@ class ImageGraphDataset(InMemoryDataset):
                 "class_names": list(class_names) if class_names is not None else
                 [str(i) for i in range(num_classes)],
                 "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-        save_tensors((narrow_indices(data_dict), slices, meta), self.cache_path)  # edge_index as int16/int32
+        save_tensors((narrow_indices(data_dict), slices, meta), self.cache_path)  # edge_index as uint8/int16/int32
         shutil.rmtree(self.partial_dir, ignore_errors=True)
         self.converted = True
         return widen_indices(data_dict), slices, meta

@@ -3,7 +3,7 @@
     python -m benchmarks.conversion [--quick] [--n 10000] [--workers 2] [--rounds 2] [--scaling]
     python -m benchmarks.conversion --merge 1000
     python -m benchmarks.conversion --quality [--quality-n 1000]
-    python -m benchmarks.conversion --end-to-end [--ref-n 5000] [--photos-e2e 512]
+    python -m benchmarks.conversion --end-to-end [--ref-n 5000] [--photos-e2e 256,1024]
 
 Both sides run in this process on the same images, alternating rounds; the
 best round of each counts. Reference: ``torch_geometric.transforms.ToSLIC``
@@ -289,7 +289,8 @@ def main(argv=None) -> None:
                     help="only `graphcls convert` as a subprocess vs ToSLIC+kNN, and the phase table "
                          "(benchmarks/conversion_e2e.py)")
     ap.add_argument("--ref-n", type=int, default=5000, help="--end-to-end: reference images timed")
-    ap.add_argument("--photos-e2e", type=int, default=512, help="--end-to-end: 224x224 JPEG photos converted")
+    ap.add_argument("--photos-e2e", default="256,1024",
+                    help="--end-to-end: 224x224 JPEG photos converted, one count or a comma list (each timed)")
     ap.add_argument("--no-profile", action="store_true", help="--end-to-end: skip the phase table")
     ap.add_argument("--profile-convert", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

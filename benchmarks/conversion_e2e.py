@@ -1,13 +1,14 @@
 """End-to-end conversion, timed as a user times it, and where the time goes.
 
-    python -m benchmarks.conversion --end-to-end [--ref-n 5000] [--photos-e2e 512]
+    python -m benchmarks.conversion --end-to-end [--ref-n 5000] [--photos-e2e 256,1024]
 
 Part of ``benchmarks/conversion.py`` (``--end-to-end``). Two data sets:
 
 - Fashion-MNIST (70,000 28x28 images, ``--dataset fashion-mnist``);
 - 224x224 RGB photos: random crops of scikit-image's sample photos written as JPEG files
   (quality 90) into a class-per-folder tree (``--dataset folder:DIR``), so reading and
-  decoding are part of the run.
+  decoding are part of the run; at each count of ``--photos-e2e`` (default 256 and 1,024: the
+  command's fixed start-up is a large share of a few hundred photos).
 
 For each, ``graphcls convert`` with default settings runs as a subprocess into a fresh cache
 folder and is timed from launch to exit (start-up, reading, conversion, cache written). The
@@ -186,20 +187,48 @@ def profile_in_subprocess(dataset: str) -> dict:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def end_to_end(ref_n: int = 5000, photo_n: int = 512, profile: bool = True) -> dict:
+def _photo_counts(photo_n) -> list[int]:
+    """``--photos-e2e``: one count or a comma list (``256,1024``)."""
+    if isinstance(photo_n, int):
+        return [photo_n]
+    return sorted({int(t) for t in str(photo_n).split(",") if t.strip()})
+
+
+def end_to_end(ref_n: int = 5000, photo_n="256,1024", profile: bool = True) -> dict:
+    """Fashion-MNIST, then the photo folder at each count of ``photo_n``: the command's fixed start-up
+    weighs less the more photos it converts, so the ratio is given at every count. The photos of a
+    smaller count are the first ones of the largest (hard links); the reference rate is measured once,
+    on the first ``min(ref_n, largest count)`` photos, and shared by the counts."""
     from pyg_graphcls.datasets import load_images
 
+    counts = _photo_counts(photo_n)
     results = {}
     tmp = Path(tempfile.mkdtemp(prefix="e2e-photos-"))
     try:
-        write_photo_folder(tmp / "photos", photo_n)
-        for key, ds in (("fashion-mnist", "fashion-mnist"), ("photos-224", f"folder:{tmp / 'photos'}")):
+        write_photo_folder(tmp / "photos", max(counts))
+        sets = [("fashion-mnist", "fashion-mnist")]
+        for c in counts:
+            folder = tmp / "photos" if c == max(counts) else tmp / f"photos-{c}"
+            if c != max(counts):
+                files = sorted((tmp / "photos").rglob("*.jpg"), key=lambda f: f.name)[:c]
+                for f in files:
+                    (folder / f.parent.name).mkdir(parents=True, exist_ok=True)
+                    os.link(f, folder / f.parent.name / f.name)
+            sets.append((f"photos-224 ({c})" if len(counts) > 1 else "photos-224", f"folder:{folder}"))
+        photo_ref = None
+        for key, ds in sets:
             tri, _, tei, _, _, _ = load_images(ds)
             n = len(tri) + len(tei)
             sec, line = command_seconds(ds)
-            ref = reference_rate(ds, min(ref_n, n))
+            if ds.startswith("folder:"):
+                if photo_ref is None:
+                    big = f"folder:{tmp / 'photos'}"
+                    photo_ref = (reference_rate(big, min(ref_n, max(counts))), min(ref_n, max(counts)))
+                ref, timed = photo_ref
+            else:
+                ref, timed = reference_rate(ds, min(ref_n, n)), min(ref_n, n)
             r = {"images": n, "command_s": sec, "command_img_s": n / sec, "ref_img_s": ref,
-                 "ref_n": min(ref_n, n), "ratio": n / sec / ref, "output": line}
+                 "ref_n": timed, "ratio": n / sec / ref, "output": line}
             if profile:
                 r["profile"] = profile_in_subprocess(ds)
             results[key] = r

@@ -16,7 +16,12 @@ from typing import Any, Iterable, Optional
 
 from .errors import GraphclsError
 
-__all__ = ["validate_args", "parse_model_args", "model_kwargs_from_args", "check_writable_dir", "check_writable_file",
+#: ``graphcls train --head`` names -> registered multi-label heads (here, not in ``train.run``, so that
+#: the command line parses without importing the models)
+HEADS = {"none": "head-linear", "mlgcn": "head-mlgcn", "label-attention": "head-label-attention",
+         "grouped": "head-grouped", "sample-graph": "head-sample-graph"}
+
+__all__ = ["HEADS", "validate_args", "parse_model_args", "model_kwargs_from_args", "check_writable_dir", "check_writable_file",
            "DATASET_KINDS"]
 
 DATASET_KINDS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark", "idx", "folder", "canvas")

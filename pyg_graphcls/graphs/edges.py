@@ -8,7 +8,7 @@ r"""Edges for image graphs: the one kNN, region adjacency, grid neighbours, edge
 - one small graph on CPU: a numpy distance matrix (at 75 nodes ~10x faster than
   torch, whose per-call overhead dominates there);
 - many small 2-D graphs on CPU: the compiled loop of ``csrc/knn.cpp``
-  (:mod:`~pyg_graphcls.graphs._compiled`) when it builds;
+  (:mod:`~pyg_graphcls.graphs._compiled`) when it builds (~17 us per 75-node graph, k = 8);
 - otherwise a batched tensor path over zero-padded graphs, chunked over query rows.
 
 Every fallback orders each node's sources by (distance, index), a stable sort

@@ -188,7 +188,8 @@ def region_features(images: Tensor, labels: Tensor, counts: Tensor, features: Se
         counts (Tensor): regions per image ``[B]``.
         features: feature names (:data:`NODE_FEATURES`), in column order.
         mod (optional): the compiled module of :mod:`~pyg_graphcls.graphs._compiled`
-            (its ``segment_sums`` replaces the count and value sums).
+            (its ``segment_sums`` replaces the count and value sums, its ``segment_shape_sums`` the
+            bbox, moments and gradient passes: the same bits).
 
     Returns:
         ``(x [N, F] float32, pos [N, 2] float64)`` for the ``N = sum(counts)``
@@ -200,9 +201,14 @@ def region_features(images: Tensor, labels: Tensor, counts: Tensor, features: Se
     lab = labels
     M = int(counts.max())
     f64 = torch.float64 if dev.type != "mps" else torch.float32
+    # bbox, moments and gradient sums in one compiled pass (segment_shape_sums) when the module has it
+    shape = None
+    if mod is not None and hasattr(mod, "segment_shape_sums") and any(f in _PER_PIXEL for f in features) \
+            and "occupancy" not in features:
+        shape = mod.segment_shape_sums(images, lab, M, "gradient" in features).view(B * M, 7 + 2 * C)
     # segment id of every pixel over the batch (the tensor path's sums, the bbox and the shape features need it)
     gid = (lab + (torch.arange(B, device=dev) * M).view(B, 1)).view(-1) \
-        if (mod is None or any(f in _PER_PIXEL for f in features)) else None
+        if (mod is None or (shape is None and any(f in _PER_PIXEL for f in features))) else None
     if gid is not None:  # pixel rows and columns, as float64, in gid's order
         rows = torch.arange(H, device=dev, dtype=f64).repeat_interleave(W).repeat(B)
         cols = torch.arange(W, device=dev, dtype=f64).repeat(H * B)
@@ -237,6 +243,8 @@ def region_features(images: Tensor, labels: Tensor, counts: Tensor, features: Se
         return v, m
 
     def bbox_px() -> list[Tensor]:  # per-segment x0, y0, x1, y1 in pixels (inclusive), long
+        if shape is not None:
+            return [shape[:, i].long() for i in range(4)]
         ir = torch.arange(H, device=dev).repeat_interleave(W).repeat(B)
         ic = torch.arange(W, device=dev).repeat(H * B)
         big = torch.full((B * M,), max(H, W), dtype=torch.long, device=dev)
@@ -258,9 +266,13 @@ def region_features(images: Tensor, labels: Tensor, counts: Tensor, features: Se
             parts.append((cnt / (H * W))[:, None])
         elif f in ("moments", "gradient"):
             if pos2 is None:  # sums of x², y², xy: both shape features read them
-                pos2 = [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
+                pos2 = [shape[:, 4], shape[:, 5], shape[:, 6]] if shape is not None else \
+                    [ssum(cols * cols), ssum(rows * rows), ssum(cols * rows)]
             extra = {}
-            if f == "gradient":
+            if f == "gradient" and shape is not None:
+                mean = mean if mean is not None else sum_c / safe[:, None]
+                extra = {"mean": mean, "sxc": shape[:, 7:7 + C], "syc": shape[:, 7 + C:]}
+            elif f == "gradient":
                 flat, mean = values_and_mean()
                 extra = {"mean": mean, "sxc": ssum(flat * cols[:, None]), "syc": ssum(flat * rows[:, None])}
             parts.append(shape_features(f, cnt, cx, cy, *pos2, **extra))

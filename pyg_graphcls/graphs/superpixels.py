@@ -280,7 +280,8 @@ def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = 
     pos = pos.float()
     batch = torch.repeat_interleave(torch.arange(B, device=dev), counts)
     edge_index = knn_graph(pos, k, batch=batch)                      # global indices
-    edge_index = edge_index[:, torch.argsort(edge_index[1], stable=True)]  # by target (a library may not)
+    if edge_index.size(1) > 1 and not bool((edge_index[1, 1:] >= edge_index[1, :-1]).all()):
+        edge_index = edge_index[:, torch.argsort(edge_index[1], stable=True)]  # by target (a library may not)
     node_ptr = torch.zeros(B + 1, dtype=torch.long, device=dev)
     node_ptr[1:] = counts.cumsum(0)
     n_edges = torch.bincount(batch[edge_index[1]], minlength=B)

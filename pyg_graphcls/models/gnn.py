@@ -115,7 +115,7 @@ class GraphClassifier(torch.nn.Module):
         if self.use_edge_weight:
             ea = getattr(data, "edge_attr", None)
             if ea is None:
-                raise GraphclsError("edge_weight=True needs graphs with edge_attr")
+                raise GraphclsError("edge_weight=True needs graphs with edge_attr (graphcls: --edge-attr distance)")
             ew = ea.view(ea.size(0), -1)[:, self.edge_weight_column].float()
         h = self.node_embeddings(x, edge_index, ew)
         size = getattr(data, "num_graphs", None)
@@ -137,7 +137,7 @@ class GraphClassifier(torch.nn.Module):
             ew = None
             if self.use_edge_weight:
                 if g.edge_attr is None:
-                    raise GraphclsError("edge_weight=True needs graphs with edge_attr")
+                    raise GraphclsError("edge_weight=True needs graphs with edge_attr (graphcls: --edge-attr distance)")
                 ew = g.edge_attr[..., self.edge_weight_column]
             op = gcn_operator(g, ew)
         for conv in self.convs:

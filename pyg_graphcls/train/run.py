@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GraphclsError
-from ..validate import model_kwargs_from_args
+from ..validate import HEADS, model_kwargs_from_args
 
 __all__ = ["run_training", "canvas_splits", "print_failures", "print_warnings", "default_lr", "HEADS"]
 
@@ -31,8 +31,7 @@ def default_lr(task: str, model: str) -> float:
         return 1e-3
     return _CLASSIC_LR.get(model, 2e-3)
 
-HEADS = {"none": "head-linear", "mlgcn": "head-mlgcn", "label-attention": "head-label-attention",
-         "grouped": "head-grouped", "sample-graph": "head-sample-graph"}
+
 
 
 def print_failures(fails, file=None) -> None:

@@ -129,3 +129,28 @@ def test_bench_times_what_train_runs(capsys):
     assert out[0].startswith("conversion: ") and "images/s" in out[0]
     assert f"default model {DEFAULT_MODEL}" in out[1] and "dense path" in out[1]
     assert ("bf16 mixed precision" if cpu_has_bf16() else "float32") in out[1]
+
+
+def test_convert_program_ends_after_flushing_and_leaves_a_loadable_cache(tmp_path, tiny_idx):
+    """``python -m pyg_graphcls convert`` ends with os._exit after a finished conversion (no interpreter
+    finalization): its output must be complete, its exit code 0 and its caches whole; a failing
+    convert still exits through SystemExit with its code."""
+    import glob
+    import subprocess
+    import sys
+
+    import torch
+
+    r = subprocess.run([sys.executable, "-m", "pyg_graphcls", "convert", "--dataset", f"idx:{tiny_idx}", "--out",
+                        str(tmp_path / "c"), "--quiet", "--workers", "1"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "graphs" in lines[0] and sum("cache:" in ln for ln in lines) == 2
+    caches = glob.glob(str(tmp_path / "c" / "*" / "*.pt"))
+    assert len(caches) == 2
+    for c in caches:
+        data, slices, meta = torch.load(c, weights_only=True)
+        assert data["x"].size(0) == int(slices["x"][-1]) and meta["version"]
+    bad = subprocess.run([sys.executable, "-m", "pyg_graphcls", "convert", "--dataset", str(tmp_path / "none"),
+                          "--out", str(tmp_path / "d"), "--quiet"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("graphcls: error:")

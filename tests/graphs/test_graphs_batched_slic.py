@@ -111,3 +111,30 @@ def test_cuda_matches_cpu_tensor_path(digits):
     assert (a == b.cpu()).float().mean() > 0.98
     data, _ = superpixel_graphs(imgs.cuda())
     assert data["x"].is_cuda
+
+
+def test_compiled_module_name_is_per_checkout(tmp_path, monkeypatch):
+    """Two checkouts of the same sources get two build folders (one shared folder made each rebuild
+    the other's), and a build folder without the finished-build marker is not imported directly."""
+    import shutil
+
+    from pyg_graphcls.graphs import _compiled
+
+    here = _compiled._name()
+    copies = []
+    for src in _compiled.SOURCES:
+        dst = tmp_path / "csrc" / src.rsplit("/", 1)[-1]
+        dst.parent.mkdir(exist_ok=True)
+        shutil.copy(src, dst)
+        copies.append(str(dst))
+    monkeypatch.setattr(_compiled, "SOURCES", tuple(copies))
+    assert _compiled._name() != here
+    (tmp_path / "csrc" / "knn.cpp").write_text("// changed\n")
+    assert _compiled._name() != here
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    folder = tmp_path / "ext" / "m"
+    folder.mkdir(parents=True)
+    (folder / "m.so").write_bytes(b"")
+    assert _compiled._built_path("m") is None           # no marker: cpp_extension.load decides
+    (folder / "built.ok").write_text("")
+    assert _compiled._built_path("m") == folder / "m.so"

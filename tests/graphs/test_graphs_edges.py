@@ -82,6 +82,36 @@ def test_knn_padded_many_graphs_against_brute_force():
         assert [as_list(p) for p in parts] == want_all
 
 
+def test_compiled_knn_small_matches_the_tensor_path_on_many_layouts():
+    """The compiled loop picks candidates under a threshold carried from one target to the next: graphs
+    where that guess is far off (scattered, clustered, repeated points, an outlier, fewer nodes than k)
+    give the tensor path's edges, in its order."""
+    from pyg_graphcls.graphs import _compiled
+    from pyg_graphcls.graphs.edges import knn_padded
+    if _compiled.load() is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    rng = np.random.default_rng(0)
+    counts = torch.tensor([75, 0, 1, 2, 8, 9, 40, 75, 75, 75, 60, 3])
+    pos = torch.zeros(len(counts), 75, 2)
+    for b, n in enumerate(counts.tolist()):
+        kind = b % 4
+        if kind == 0:   # superpixel-like: jittered grid in label order
+            g = np.stack(np.meshgrid(np.arange(9), np.arange(9)), -1).reshape(-1, 2)[:n] * 3.1
+            p = g + rng.normal(0, 0.6, g.shape)
+        elif kind == 1:  # scattered, with an outlier far away
+            p = rng.uniform(0, 28, (n, 2))
+            p[:1] += 1e4
+        elif kind == 2:  # tight clusters with repeated points
+            p = rng.integers(0, 3, (n, 2)) * 10.0
+        else:            # shuffled lattice, many equal distances
+            p = rng.permutation(rng.integers(0, 6, (n, 2)).astype(float))
+        pos[b, :n] = torch.from_numpy(p.astype(np.float32))
+    for k in (1, 8, 20):
+        got = knn_padded(pos, counts, k, use_cpp=True)
+        want = knn_padded(pos, counts, k, use_cpp=False)
+        assert all(torch.equal(a, w) for a, w in zip(got, want)), k
+
+
 def test_knn_batched_stays_inside_graphs():
     x = lattice(13, seed=3)
     batch = torch.tensor([0] * 4 + [1] * 9)

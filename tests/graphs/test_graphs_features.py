@@ -88,3 +88,37 @@ def test_slices_pick_the_columns_of_every_feature():
         for f, (a, b) in slices.items():
             x_one, _ = segment_features(img, seg, (f,))
             assert np.array_equal(x_all[:, a:b], x_one), f
+
+
+def test_compiled_shape_sums_give_the_bits_of_the_tensor_passes():
+    """The compiled one-pass bbox/moments/gradient sums replace seven scatter/index_add passes: the same
+    float64 sums in pixel order, so the same feature bits (uint8 and float32 images, gray and RGB)."""
+    import pytest
+    import torch
+
+    from pyg_graphcls.graphs import _compiled
+    from pyg_graphcls.graphs.features import region_features
+
+    mod = _compiled.load()
+    if mod is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+
+    class PassesOnly:  # the compiled module without its one-pass shape sums
+        segment_sums = staticmethod(mod.segment_sums)
+
+    rng = np.random.default_rng(0)
+    feats = ["mean", "std", "centroid", "area", "bbox", "moments", "gradient"]
+    for h, w, c in ((28, 28, 1), (23, 31, 3)):
+        imgs = rng.integers(0, 256, (3, h, w, c), dtype=np.uint8)
+        lab = torch.from_numpy(rng.integers(0, 12, (3, h * w))).long()
+        lab[1] = torch.div(torch.arange(h * w), 50, rounding_mode="floor")   # big blocks; labels unused on image 2
+        lab[2, :] = torch.arange(h * w) % 5
+        counts = torch.tensor([12, int(lab[1].max()) + 1, 7])                  # image 2: labels 5, 6 empty
+        for t in (torch.from_numpy(imgs), torch.from_numpy(imgs).float() / 255):
+            for fs in (feats, ["bbox"], ["gradient"], ["moments", "mean"]):
+                one = region_features(t, lab, counts, fs, mod)
+                many = region_features(t, lab, counts, fs, PassesOnly())
+                assert all(torch.equal(a, b) for a, b in zip(one, many)), (h, c, t.dtype, fs)
+            one = region_features(t, lab, counts, feats, mod)   # and close to the tensor path's (float32 input)
+            tensor = region_features(t.float() / 255 if t.dtype == torch.uint8 else t, lab, counts, feats)
+            assert torch.allclose(one[0], tensor[0], atol=1e-5) and torch.allclose(one[1], tensor[1])

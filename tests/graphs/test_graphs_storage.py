@@ -28,8 +28,11 @@ def test_indices_narrowed_for_files_and_widened_back_exactly():
     from pyg_graphcls.graphs.storage import narrow_indices, widen_indices
     ei = torch.tensor([[0, 74, 3], [5, 0, 74]])
     small = narrow_indices({"edge_index": ei, "x": torch.ones(2, dtype=torch.int64)})
-    assert small["edge_index"].dtype == torch.int16 and small["x"].dtype == torch.int64  # only index fields
+    assert small["edge_index"].dtype == torch.uint8 and small["x"].dtype == torch.int64  # only index fields
     assert torch.equal(widen_indices(small)["edge_index"], ei) and widen_indices(small)["edge_index"].dtype == torch.long
+    mid = narrow_indices({"edge_index": np.array([[0, 256], [1, 2]])})
+    assert mid["edge_index"].dtype == np.int16 and widen_indices(mid)["edge_index"].tolist() == [[0, 256], [1, 2]]
+    assert narrow_indices({"edge_index": torch.tensor([[-1, 3]])})["edge_index"].dtype == torch.int16
     big = narrow_indices({"edge_index": np.array([[0, 40000], [1, 2]])})
     assert big["edge_index"].dtype == np.int32
     assert widen_indices(big)["edge_index"].tolist() == [[0, 40000], [1, 2]]
@@ -42,7 +45,7 @@ def test_cache_file_holds_narrow_indices_and_loads_int64(tmp_path, digits):
     from pyg_graphcls.datasets import ImageGraphDataset
     ds = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
     stored = torch.load(ds.cache_path, weights_only=True)[0]
-    assert stored["edge_index"].dtype == torch.int16
+    assert stored["edge_index"].dtype == torch.uint8
     again = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
     assert not again.converted and again[0].edge_index.dtype == torch.long
     assert torch.equal(again._data.edge_index, ds._data.edge_index)

@@ -286,6 +286,51 @@ torch::Tensor segment_sums(torch::Tensor img, torch::Tensor labels, int64_t M) {
   return out;
 }
 
+// The per-pixel sums of features.region_features' bbox, moments and gradient columns in one pass:
+// img [B, H, W, C] (uint8 or float32), labels [B, P] int64 in 0..M-1 -> [B, M, 7 + 2C] float64 holding,
+// per segment, x0, y0, x1, y1 (the bounding box, pixels, inclusive), the sums of x*x, y*y, x*y and, with
+// `gradient`, of x*v_c and y*v_c per channel (v = uint8 / 255.0 in float64, or the float32 value), in
+// pixel order: the bits of the tensor path's scatter_reduce / index_add_ passes, which it replaces
+// (seven passes over float64 copies of the pixels; ~4 ms of a 224x224 RGB image).
+torch::Tensor segment_shape_sums(torch::Tensor img, torch::Tensor labels, int64_t M, bool gradient) {
+  TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
+  TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
+  img = img.contiguous(); labels = labels.contiguous();
+  const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W, S = 7 + 2 * C;
+  TORCH_CHECK(labels.numel() == B * P, "labels must be [B, H * W]");
+  auto out = torch::zeros({B, M, S}, torch::kFloat64);
+  double* O = out.data_ptr<double>();
+  const int64_t* L = labels.data_ptr<int64_t>();
+  const bool u8 = img.scalar_type() == torch::kUInt8;
+  const uint8_t* I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
+  const float* IF = u8 ? nullptr : img.data_ptr<float>();
+  const double big = (double)std::max(H, W);
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      double* o = O + b * M * S;
+      for (int64_t k = 0; k < M; ++k) { o[k * S] = big; o[k * S + 1] = big; }  // amin starts at max(H, W)
+      const int64_t* lab = L + b * P;
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t k = lab[p];
+        TORCH_CHECK(k >= 0 && k < M, "label out of range");
+        double* r = o + k * S;
+        const double y = (double)(p / W), x = (double)(p % W);
+        r[0] = std::min(r[0], x); r[1] = std::min(r[1], y);
+        r[2] = std::max(r[2], x); r[3] = std::max(r[3], y);
+        r[4] += x * x; r[5] += y * y; r[6] += x * y;
+        if (gradient) {
+          for (int64_t c = 0; c < C; ++c) {
+            const double v = u8 ? (double)I8[(b * P + p) * C + c] / 255.0 : (double)IF[(b * P + p) * C + c];
+            r[7 + c] += v * x;
+            r[7 + C + c] += v * y;
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
 // Connected regions of one image, n_target of them when the image has that many pieces: the
 // compiled twin of graphs/connectivity.py's _connect_one (the same steps, the same float64
 // arithmetic in the same order, the same tie-breaking), so both give the same labels.
@@ -484,6 +529,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
   m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]");
   m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
+  m.def("segment_shape_sums", &segment_shape_sums, "per-segment bbox and sums of x*x, y*y, x*y, x*v, y*v");
   m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions");
   m.def("knn_small", &knn_small, "kNN of many small 2-D graphs (stable order)");
   m.def("csr_rows_product", &csr_rows_product, "CSR matrix times [R, C] rows in y's dtype, float32 sums");

@@ -16,8 +16,7 @@
 #include <cstring>
 #include <vector>
 
-// Widening loads the compiler can vectorise: bfloat16 is the upper half of a float32, so a shift
-// (c10's conversion operator, called per element, kept the loop scalar: 2x slower, measured).
+// bfloat16 is the upper half of a float32: widening is a shift.
 static inline float widen(float v) { return v; }
 static inline float widen(c10::BFloat16 v) {
   uint32_t bits = static_cast<uint32_t>(v.x) << 16;
@@ -26,6 +25,15 @@ static inline float widen(c10::BFloat16 v) {
   return f;
 }
 static inline float widen(c10::Half v) { return static_cast<float>(v); }
+// float32 -> bfloat16, round to nearest even (NaN stays NaN), without c10's per-element call
+static inline void narrow(float f, float* o) { *o = f; }
+static inline void narrow(float f, c10::BFloat16* o) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  o->x = static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
+}
+static inline void narrow(float f, c10::Half* o) { *o = static_cast<c10::Half>(f); }
 
 template <typename T>
 static void rows_product(const T* __restrict__ Y, const int64_t* __restrict__ ptr, const int64_t* __restrict__ col,
@@ -41,7 +49,7 @@ static void rows_product(const T* __restrict__ Y, const int64_t* __restrict__ pt
         for (int64_t c = 0; c < C; ++c) acc[c] += we * widen(y[c]);
       }
       T* __restrict__ o = O + r * C;
-      for (int64_t c = 0; c < C; ++c) o[c] = static_cast<T>(acc[c]);
+      for (int64_t c = 0; c < C; ++c) narrow(acc[c], o + c);
     }
   });
 }

@@ -73,14 +73,17 @@ def graphs(n: int, n_segments: int = 75, source: str = "fashion-mnist"):
 CLOCK = time.perf_counter
 
 
-def run_epoch(model, batches, opt, max_batches=None) -> tuple[float, int]:
-    """Train one pass over ``batches`` (a PyG DataLoader or a PackedLoader); seconds include batching."""
+def run_epoch(model, batches, opt, max_batches=None, amp: bool = False) -> tuple[float, int]:
+    """Train one pass over ``batches`` (a PyG DataLoader or a PackedLoader); seconds include batching.
+    ``amp``: the forward under bfloat16 autocast, loss in float32 (what the Trainer does with mixed precision)."""
     model.train()
     t, n = CLOCK(), 0
     for i, b in enumerate(batches):
         if max_batches is not None and i >= max_batches:
             break
-        loss = F.cross_entropy(model(b), b.y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(b)
+        loss = F.cross_entropy(out.float(), b.y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -88,17 +91,20 @@ def run_epoch(model, batches, opt, max_batches=None) -> tuple[float, int]:
     return CLOCK() - t, n
 
 
-def pyg_epoch(model, data_list, opt, batch_size=64, max_batches=None) -> tuple[float, int]:
+def pyg_epoch(model, data_list, opt, batch_size=64, max_batches=None, amp=False) -> tuple[float, int]:
     from torch_geometric.loader import DataLoader
-    return run_epoch(model, DataLoader(data_list, batch_size=batch_size, shuffle=True), opt, max_batches)
+    return run_epoch(model, DataLoader(data_list, batch_size=batch_size, shuffle=True), opt, max_batches, amp)
 
 
-def fast_epoch(model, packed, opt, batch_size=64, max_batches=None) -> tuple[float, int]:
-    return run_epoch(model, packed.loader(batch_size, shuffle=True), opt, max_batches)
+def fast_epoch(model, packed, opt, batch_size=64, max_batches=None, amp=False) -> tuple[float, int]:
+    return run_epoch(model, packed.loader(batch_size, shuffle=True), opt, max_batches, amp)
 
 
-def speed(store, threads: int, rounds: int, max_batches=None, models: Sequence[str] = MODELS) -> dict:
-    """graphs/s of every model on the sparse and the dense path, and of plain PyG GCN, rounds interleaved."""
+def speed(store, threads: int, rounds: int, max_batches=None, models: Sequence[str] = MODELS,
+          amp: bool = False) -> dict:
+    """graphs/s of every model on the sparse and the dense path, and of plain PyG GCN, rounds interleaved.
+    ``amp``: also the dense path under bfloat16 autocast (the Trainer's default on a CPU with native
+    bfloat16) and plain PyG GCN under the same autocast."""
     torch.set_num_threads(threads)
     data_list = storage_to_list(*store)
     t0 = time.perf_counter()
@@ -110,26 +116,38 @@ def speed(store, threads: int, rounds: int, max_batches=None, models: Sequence[s
         nets[name] = (PlainGCN(packed.num_features, 10) if name == "plain-pyg-gcn" else
                       create_model(name, in_channels=packed.num_features, num_classes=10))
         opts[name] = torch.optim.Adam(nets[name].parameters(), 1e-3)
-    rates = {"plain-pyg-gcn": []}
-    rates.update({f"{m}/{side}": [] for m in models for side in ("sparse", "dense")})
+    sides = ("sparse", "dense", "dense-amp") if amp else ("sparse", "dense")
+    rates = {"plain-pyg-gcn": [], **({"plain-pyg-gcn-amp": []} if amp else {})}
+    rates.update({f"{m}/{side}": [] for m in models for side in sides})
     for r in range(rounds):
         s, n = pyg_epoch(nets["plain-pyg-gcn"], data_list, opts["plain-pyg-gcn"], max_batches=max_batches)
         rates["plain-pyg-gcn"].append(n / s)
+        if amp:
+            s, n = pyg_epoch(nets["plain-pyg-gcn"], data_list, opts["plain-pyg-gcn"], max_batches=max_batches,
+                             amp=True)
+            rates["plain-pyg-gcn-amp"].append(n / s)
         for m in models:
             s, n = pyg_epoch(nets[m], data_list, opts[m], max_batches=max_batches)
             rates[f"{m}/sparse"].append(n / s)
             s, n = fast_epoch(nets[m], packed, opts[m], max_batches=max_batches)
             rates[f"{m}/dense"].append(n / s)
+            if amp:
+                s, n = fast_epoch(nets[m], packed, opts[m], max_batches=max_batches, amp=True)
+                rates[f"{m}/dense-amp"].append(n / s)
         print(f"  threads {threads} round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
               flush=True)
     best = {k: max(v) for k, v in rates.items()}
     base = best["plain-pyg-gcn"]
     rows = [{"model": m, "sparse_graphs_s": best[f"{m}/sparse"], "dense_graphs_s": best[f"{m}/dense"],
              "dense_vs_sparse": best[f"{m}/dense"] / best[f"{m}/sparse"],
-             "dense_vs_plain_gcn": best[f"{m}/dense"] / base} for m in models]
+             "dense_vs_plain_gcn": best[f"{m}/dense"] / base,
+             **({"dense_amp_graphs_s": best[f"{m}/dense-amp"],
+                 "dense_amp_vs_sparse": best[f"{m}/dense-amp"] / best[f"{m}/sparse"],
+                 "dense_amp_vs_plain_gcn": best[f"{m}/dense-amp"] / base} if amp else {})} for m in models]
     return {"graphs": len(data_list), "threads": threads, "nodes_max": packed.max_nodes, "k": packed.max_degree,
             "nodes_mean": float(packed.num_nodes.float().mean()), "pack_seconds": t_pack,
-            "plain_pyg_gcn_graphs_s": base, "rows": rows, "rounds": rates}
+            "plain_pyg_gcn_graphs_s": base, "plain_pyg_gcn_amp_graphs_s": best.get("plain-pyg-gcn-amp"),
+            "rows": rows, "rounds": rates}
 
 
 def grid_speed(n: int, threads: int, rounds: int) -> dict:
@@ -270,6 +288,9 @@ def main(argv=None) -> None:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="cpu: time the speed part by this process's CPU seconds (with --threads 1)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the conversion-accuracy part")
+    ap.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                    help="speed: also time the dense path under bfloat16 autocast (auto: when the CPU has native "
+                         "bfloat16, as the Trainer decides)")
     args = ap.parse_args(argv)
     if args.quick:
         args.graphs, args.rounds, args.epochs = 1024, 2, 2
@@ -283,7 +304,9 @@ def main(argv=None) -> None:
     res = {}
     if "speed" in parts:
         store = graphs(args.graphs)
-        res["speed"] = [speed(store, th, args.rounds, models=args.models.split(",")) for th in threads]
+        from pyg_graphcls.train.trainer import cpu_has_bf16
+        amp = args.amp == "on" or (args.amp == "auto" and cpu_has_bf16())
+        res["speed"] = [speed(store, th, args.rounds, models=args.models.split(","), amp=amp) for th in threads]
         for r in res["speed"]:
             print("speed", json.dumps(r), flush=True)
     if "accuracy" in parts:
@@ -307,6 +330,16 @@ def main(argv=None) -> None:
                        [[r["threads"], row["model"], f"{row['sparse_graphs_s']:,.0f}", f"{row['dense_graphs_s']:,.0f}",
                          f"{row['dense_vs_sparse']:.2f}x", f"{r['plain_pyg_gcn_graphs_s']:,.0f}",
                          f"{row['dense_vs_plain_gcn']:.2f}x"] for r in res["speed"] for row in r["rows"]])
+        if "dense_amp_graphs_s" in r0["rows"][0]:
+            print("\nMixed precision (the Trainer's default on this CPU): the dense path under bfloat16 autocast; "
+                  "plain PyG GCN as written (float32) and under the same autocast")
+            print_md_table(["threads", "model", "sparse PyG path, float32 (graphs/s)", "dense path, bf16 (graphs/s)",
+                            "dense bf16 / sparse", "plain PyG GCN float32 / bf16 (graphs/s)",
+                            "dense bf16 / plain PyG GCN float32"],
+                           [[r["threads"], row["model"], f"{row['sparse_graphs_s']:,.0f}",
+                             f"{row['dense_amp_graphs_s']:,.0f}", f"{row['dense_amp_vs_sparse']:.2f}x",
+                             f"{r['plain_pyg_gcn_graphs_s']:,.0f} / {r['plain_pyg_gcn_amp_graphs_s']:,.0f}",
+                             f"{row['dense_amp_vs_plain_gcn']:.2f}x"] for r in res["speed"] for row in r["rows"]])
     if "accuracy" in res:
         a = res["accuracy"]
         print(f"\nsample, {args.epochs} epochs, seed 0: test accuracy PyG path {100 * a['pyg']['test_accuracy']:.2f} %, "

@@ -249,23 +249,40 @@ torch::Tensor pixel_features(torch::Tensor img, double m, double step, bool lab)
   return out;
 }
 
+// The checked inputs of the per-segment passes: img [B, H, W, C] uint8 or float32 (contiguous
+// copies kept alive here), labels [B, H * W] int64.
+struct SegmentInput {
+  torch::Tensor img, labels;
+  int64_t B, H, W, C, P;
+  const int64_t* L;
+  bool u8;
+  const uint8_t* I8;
+  const float* IF;
+  SegmentInput(torch::Tensor img_, torch::Tensor labels_) {
+    TORCH_CHECK(img_.dim() == 4, "img must be [B, H, W, C]");
+    TORCH_CHECK(img_.scalar_type() == torch::kUInt8 || img_.scalar_type() == torch::kFloat32,
+                "img must be uint8 or float32");
+    img = img_.contiguous(); labels = labels_.contiguous();
+    B = img.size(0); H = img.size(1); W = img.size(2); C = img.size(3); P = H * W;
+    TORCH_CHECK(labels.numel() == B * P, "labels must be [B, H * W]");
+    L = labels.data_ptr<int64_t>();
+    u8 = img.scalar_type() == torch::kUInt8;
+    I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
+    IF = u8 ? nullptr : img.data_ptr<float>();
+  }
+};
+
 // Per-segment sums of a batch, in pixel order (the order of the tensor path's index_add_ and of
 // numpy's bincount, so the float64 results are the same bits): img [B, H, W, C] uint8 or float32
 // in [0, 1], labels [B, P] int64 in 0..M-1 -> [B, M, 3 + 2C] float64 holding, per segment, the
 // pixel count, the sums of y and x, of each channel and of each channel squared. One pass instead
 // of the tensor path's float64 copies and five index_add_ passes (~2 ms of a 224x224 image).
 torch::Tensor segment_sums(torch::Tensor img, torch::Tensor labels, int64_t M) {
-  TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
-  TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
-  img = img.contiguous(); labels = labels.contiguous();
-  const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W, S = 3 + 2 * C;
-  TORCH_CHECK(labels.numel() == B * P, "labels must be [B, H * W]");
+  const SegmentInput in(img, labels);
+  const int64_t B = in.B, W = in.W, C = in.C, P = in.P, S = 3 + 2 * C;
+  const int64_t* L = in.L; const uint8_t* I8 = in.I8; const float* IF = in.IF; const bool u8 = in.u8;
   auto out = torch::zeros({B, M, S}, torch::kFloat64);
   double* O = out.data_ptr<double>();
-  const int64_t* L = labels.data_ptr<int64_t>();
-  const bool u8 = img.scalar_type() == torch::kUInt8;
-  const uint8_t* I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
-  const float* IF = u8 ? nullptr : img.data_ptr<float>();
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       double* o = O + b * M * S;
@@ -293,17 +310,11 @@ torch::Tensor segment_sums(torch::Tensor img, torch::Tensor labels, int64_t M) {
 // pixel order: the bits of the tensor path's scatter_reduce / index_add_ passes, which it replaces
 // (seven passes over float64 copies of the pixels; ~4 ms of a 224x224 RGB image).
 torch::Tensor segment_shape_sums(torch::Tensor img, torch::Tensor labels, int64_t M, bool gradient) {
-  TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
-  TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
-  img = img.contiguous(); labels = labels.contiguous();
-  const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W, S = 7 + 2 * C;
-  TORCH_CHECK(labels.numel() == B * P, "labels must be [B, H * W]");
+  const SegmentInput in(img, labels);
+  const int64_t B = in.B, H = in.H, W = in.W, C = in.C, P = in.P, S = 7 + 2 * C;
+  const int64_t* L = in.L; const uint8_t* I8 = in.I8; const float* IF = in.IF; const bool u8 = in.u8;
   auto out = torch::zeros({B, M, S}, torch::kFloat64);
   double* O = out.data_ptr<double>();
-  const int64_t* L = labels.data_ptr<int64_t>();
-  const bool u8 = img.scalar_type() == torch::kUInt8;
-  const uint8_t* I8 = u8 ? img.data_ptr<uint8_t>() : nullptr;
-  const float* IF = u8 ? nullptr : img.data_ptr<float>();
   const double big = (double)std::max(H, W);
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {

@@ -59,16 +59,10 @@ class SlotOperator:
         counts = torch.bincount(flat, minlength=num_rows)
         tcrow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
         tcol = order if weight is None else order // s
-        self.csr = (crow, flat, w)          # the matrix and its transpose as (row pointers, columns, weights),
-        self.csr_t = (tcrow, tcol, w[order])  # read by the compiled product on CPU
-        # int64 indices: torch's CPU CSR product with int32 indices takes a slower path (the transposed
-        # product of a directional layer, [43200, 4800] with 82k entries: 8.5 ms vs 1.2 ms, one thread)
-        with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
-            warnings.simplefilter("ignore", UserWarning)
-            self.A = torch.sparse_csr_tensor(crow, flat, w, (out_rows, num_rows),
-                                             check_invariants=False)
-            self.At = torch.sparse_csr_tensor(tcrow, tcol, w[order], (num_rows, out_rows),
-                                              check_invariants=False)
+        # the matrix and its transpose as (row pointers, columns, weights, shape): read by the compiled
+        # product on CPU, made into torch CSR tensors otherwise (_product)
+        self.csr = (crow, flat, w, (out_rows, num_rows))
+        self.csr_t = (tcrow, tcol, w[order], (num_rows, out_rows))
 
     def __call__(self, y: Tensor) -> Tensor:
         """``y [num_rows, *C]`` → ``[M, *C]`` (weighted) or ``[M, s, *C]`` (gather)."""
@@ -83,26 +77,29 @@ class _SlotProduct(torch.autograd.Function):
         ctx.op = op
         if op.gather:
             return y.index_select(0, op.idx)
-        return _product(op.A, op.csr, y)
+        return _product(op.csr, y)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return _product(ctx.op.At, ctx.op.csr_t, grad.contiguous()), None
+        return _product(ctx.op.csr_t, grad.contiguous()), None
 
 
-def _product(a: Tensor, csr: tuple[Tensor, Tensor, Tensor], y: Tensor) -> Tensor:
-    """``a @ y``: on CPU by the compiled rows product when it is built (in ``y``'s dtype, float32 sums,
-    no conversion of ``y`` under mixed precision), else by torch's CSR product."""
+def _product(csr: tuple, y: Tensor) -> Tensor:
+    """The CSR matrix ``csr = (row pointers, columns, weights, shape)`` times ``y``: on CPU by the compiled
+    rows product when it is built (in ``y``'s dtype, float32 sums, no conversion of ``y`` under mixed
+    precision), else by torch's CSR product (float32, outside autocast: its kernels have no bfloat16)."""
+    ptr, col, w, shape = csr
     if y.device.type == "cpu" and y.dtype in (torch.float32, torch.bfloat16, torch.float16):
         from ..graphs._compiled import load
         mod = load()
         if mod is not None:
-            return mod.csr_rows_product(*csr, y)
-    return _matmul(a, y)
-
-
-def _matmul(a: Tensor, y: Tensor) -> Tensor:
-    with torch.autocast(y.device.type, enabled=False):  # the sparse kernels have no bfloat16: float32
+            return mod.csr_rows_product(ptr, col, w, y)
+    # int64 indices: torch's CPU CSR product with int32 indices takes a slower path (the transposed
+    # product of a directional layer, [43200, 4800] with 82k entries: 8.5 ms vs 1.2 ms, one thread)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the products used here are stable
+        warnings.simplefilter("ignore", UserWarning)
+        a = torch.sparse_csr_tensor(ptr, col, w, shape, check_invariants=False)
+    with torch.autocast(y.device.type, enabled=False):
         if y.dtype in (torch.float16, torch.bfloat16):
             return (a @ y.float()).to(y.dtype)
         return (a if a.dtype == y.dtype else a.to(y.dtype)) @ y

@@ -1,3 +1,4 @@
+"""Fixtures shared by the test suites of tests/ and references/tests/ (pytest reads this file for both)."""
 import os
 
 import numpy as np

@@ -11,21 +11,6 @@ from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.viz import export_graphs, from_networkx_graph, networkx_layout, to_networkx_graph
 
 
-def four_regions() -> Data:
-    """A 10x12 image cut into 4 rectangular regions (2x2), fully adjacent."""
-    seg = torch.zeros(10, 12, dtype=torch.long)
-    seg[:5, 6:] = 1
-    seg[5:, :6] = 2
-    seg[5:, 6:] = 3
-    pos = torch.tensor([[2.5, 2.0], [8.5, 2.0], [2.5, 7.0], [8.5, 7.0]])
-    ei = torch.tensor([[0, 1, 0, 2, 1, 3, 2, 3, 0, 3],
-                       [1, 0, 2, 0, 3, 1, 3, 2, 3, 0]])
-    g = torch.Generator().manual_seed(0)
-    return Data(x=torch.rand(4, 5, generator=g), pos=pos, edge_index=ei, edge_attr=torch.rand(10, 2, generator=g),
-                edge_weight=torch.rand(10, generator=g), seg=seg[None], img=torch.rand(1, 3, 10, 12, generator=g),
-                y=torch.tensor([2]), image_size=torch.tensor([[10, 12]]))
-
-
 KEYS = ("x", "pos", "edge_index", "edge_attr", "edge_weight", "y", "seg", "img", "image_size")
 
 
@@ -35,7 +20,7 @@ def assert_same(back: Data, d: Data) -> None:
         assert back[key].dtype == d[key].dtype, key
 
 
-def test_attributes_are_plain_scalars():
+def test_attributes_are_plain_scalars(four_regions):
     G = to_networkx_graph(four_regions())
     for _, a in G.nodes(data=True):
         assert all(isinstance(v, (str, int, float, bool)) for v in a.values())
@@ -47,7 +32,7 @@ def test_attributes_are_plain_scalars():
     assert networkx_layout(G)[3] == (8.5, 7.0)
 
 
-def test_round_trip_in_memory_and_edits():
+def test_round_trip_in_memory_and_edits(four_regions):
     d = four_regions()
     G = to_networkx_graph(d)
     assert G.number_of_nodes() == 4 and G.number_of_edges() == 10
@@ -75,7 +60,7 @@ def test_plain_networkx_graphs():
         from_networkx_graph([1, 2])
 
 
-def test_named_columns():
+def test_named_columns(four_regions):
     d = four_regions()
     names = ["mean_0", "mean_1", "mean_2", "centroid_x", "centroid_y"]
     G = to_networkx_graph(d, feature_names=names)
@@ -85,7 +70,7 @@ def test_named_columns():
         to_networkx_graph(d, feature_names=names[:3])
 
 
-def test_graphml_round_trip(tmp_path):
+def test_graphml_round_trip(tmp_path, four_regions):
     d = four_regions()
     batch = Batch.from_data_list([d, four_regions()])
     files = export_graphs([batch.get_example(0), batch.get_example(1)], tmp_path / "out", "graphml")
@@ -95,7 +80,7 @@ def test_graphml_round_trip(tmp_path):
     assert_same(from_networkx_graph(G), d)
 
 
-def test_gexf_keeps_nodes_and_edges(tmp_path):
+def test_gexf_keeps_nodes_and_edges(tmp_path, four_regions):
     """GEXF drops graph attributes (dtypes, y): node and edge columns come back by their names."""
     d = four_regions()
     nx.write_gexf(to_networkx_graph(d), tmp_path / "g.gexf")
@@ -104,7 +89,7 @@ def test_gexf_keeps_nodes_and_edges(tmp_path):
         assert torch.allclose(back[key].float(), d[key].float()), key
 
 
-def test_json_round_trip(tmp_path):
+def test_json_round_trip(tmp_path, four_regions):
     d = four_regions()
     (path,) = export_graphs([d, d], tmp_path / "j", "json")
     items = json.loads(path.read_text())
@@ -112,7 +97,7 @@ def test_json_round_trip(tmp_path):
     assert_same(from_networkx_graph(nx.node_link_graph(items[1], edges="edges")), d)
 
 
-def test_npz_layout(tmp_path):
+def test_npz_layout(tmp_path, four_regions):
     a, b = four_regions(), four_regions()
     b.x = b.x[:3]
     b.pos = b.pos[:3]
@@ -127,7 +112,7 @@ def test_npz_layout(tmp_path):
     assert z["feature_names"].tolist() == list("abcde")
 
 
-def test_bad_format(tmp_path):
+def test_bad_format(tmp_path, four_regions):
     with pytest.raises(GraphclsError, match="graphml"):
         export_graphs([four_regions()], tmp_path, "xml")
     (tmp_path / "file").write_text("x")

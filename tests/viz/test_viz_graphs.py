@@ -16,7 +16,7 @@ from torch_geometric.data import Batch, Data
 from pyg_graphcls.errors import GraphclsError
 from pyg_graphcls.viz import (draw_attention, draw_graph, draw_label_graph, draw_misclassified,
                               new_figure, plot_confusion_matrix, plot_history,
-                              save_figure, seg_boundaries)
+                              save_figure)
 
 
 # ---------------------------------------------------------------------------
@@ -37,19 +37,6 @@ def grid_graph(h: int = 6, w: int = 8, channels: int = 1, with_img: bool = True)
     if with_img:
         d.img = img
     return d
-
-
-def superpixel_graph_4() -> Data:
-    """A 10x12 image cut into 4 rectangular regions (2x2), fully adjacent."""
-    seg = torch.zeros(10, 12, dtype=torch.long)
-    seg[:5, 6:] = 1
-    seg[5:, :6] = 2
-    seg[5:, 6:] = 3
-    pos = torch.tensor([[2.5, 2.0], [8.5, 2.0], [2.5, 7.0], [8.5, 7.0]])
-    ei = torch.tensor([[0, 1, 0, 2, 1, 3, 2, 3, 0, 3],
-                       [1, 0, 2, 0, 3, 1, 3, 2, 3, 0]])
-    return Data(x=torch.rand(4, 5), pos=pos, edge_index=ei, edge_attr=torch.rand(10, 2),
-                seg=seg[None], img=torch.rand(1, 3, 10, 12), y=torch.tensor([2]))
 
 
 def _collections(ax):
@@ -102,8 +89,8 @@ def _count_label_changes(seg: np.ndarray) -> int:
     return n
 
 
-def test_draw_graph_seg_boundaries_and_rgb_nodes():
-    d = superpixel_graph_4()
+def test_draw_graph_seg_boundaries_and_rgb_nodes(four_regions):
+    d = four_regions(extras=False)
     ax = draw_graph(d).axes[0]
     assert [im.get_label() for im in ax.images] == ["image"]  # boundaries are lines, not an overlay
     (blc,) = _boundary_collections(ax)
@@ -174,8 +161,8 @@ def test_draw_graph_grayscale_superpixel_x_is_not_rgb():
     np.testing.assert_allclose(pcs[0].get_facecolors()[:, :3], np.clip(d.x[:, :3].numpy(), 0, 1), atol=1e-6)
 
 
-def test_draw_graph_edge_alpha_follows_weight():
-    d = superpixel_graph_4()
+def test_draw_graph_edge_alpha_follows_weight(four_regions):
+    d = four_regions(extras=False)
     lcs, _ = _collections(draw_graph(d).axes[0])
     alphas = lcs[0].get_colors()[:, 3]
     order_w = np.argsort(d.edge_attr[:, 0].numpy())
@@ -186,8 +173,8 @@ def test_draw_graph_edge_alpha_follows_weight():
     assert np.allclose(lcs[0].get_colors()[:, 3], lcs[0].get_colors()[0, 3])
 
 
-def test_draw_graph_batch_and_list_pick_index():
-    a, b = grid_graph(3, 4), superpixel_graph_4()
+def test_draw_graph_batch_and_list_pick_index(four_regions):
+    a, b = grid_graph(3, 4), four_regions(extras=False)
     del b.seg, b.img, a.img
     b.edge_attr = None
     a.x = torch.rand(12, 5)
@@ -238,9 +225,9 @@ def test_draw_graph_errors():
         draw_graph(grid_graph(), node_color=np.zeros(5))
 
 
-def test_draw_graph_png_size(tmp_path):
+def test_draw_graph_png_size(tmp_path, four_regions):
     out = tmp_path / "sub" / "g.png"
-    draw_graph(superpixel_graph_4(), path=out, figsize=(3, 2), dpi=50)
+    draw_graph(four_regions(extras=False), path=out, figsize=(3, 2), dpi=50)
     arr = imread(out)
     assert arr.shape[:2] == (100, 150)
     assert not list(out.parent.glob("*.tmp"))

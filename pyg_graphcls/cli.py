@@ -20,21 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .errors import GraphclsError, one_line
+from .errors import GraphclsError, one_line, print_failures, print_warnings
 from .validate import HEADS, validate_args
 
 __all__ = ["main", "run", "build_parser", "graph_kwargs_from_args", "HEADS"]
-
-
-
-def print_failures(fails, file=None) -> None:
-    from .train.run import print_failures as _print
-    _print(fails, file)
-
-
-def print_warnings(info: dict) -> None:
-    from .train.run import print_warnings as _print
-    _print(info)
 
 
 # ------------------------------------------------------------------ arguments
@@ -414,7 +403,7 @@ def cmd_bench(args) -> int:
     from .datasets import ImageGraphDataset, load_images
     from .models import create_model
     from .train import Trainer
-    from .train.fast import pack_rule
+    from .train.fast import PackedGraphs
     from .train.run import default_lr
     tri, trl, _, _, _, _ = load_images("sample")
     n = min(args.images, len(tri))
@@ -432,7 +421,7 @@ def cmd_bench(args) -> int:
     gps = n * args.epochs / (time.perf_counter() - t0)
     print(f"conversion: {conv:.0f} images/s (the default superpixel graphs, 28x28, {os.cpu_count()} cores)")
     print(f"training:   {gps:.0f} graphs/s (the default model {DEFAULT_MODEL}, batch 64, "
-          f"{'dense' if getattr(model, 'supports_dense', False) and pack_rule(ds) is None else 'PyG'} path, {'bf16 mixed precision' if tr.amp else 'float32'}, "
+          f"{'dense' if isinstance(tr._dense_view(ds), PackedGraphs) else 'PyG'} path, {'bf16 mixed precision' if tr.amp else 'float32'}, "
           f"{torch.get_num_threads()} threads, {tr.device})")
     print("side-by-side ratios against plain PyG: python -m benchmarks.conversion / python -m benchmarks.training")
     return 0

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import GraphclsError
+from ..errors import GraphclsError, print_failures, print_warnings
 from ..validate import HEADS, model_kwargs_from_args
 
-__all__ = ["run_training", "canvas_splits", "print_failures", "print_warnings", "default_lr", "HEADS"]
+__all__ = ["run_training", "canvas_splits", "default_lr", "HEADS"]
 
 #: Adam learning rates of the recipes (references/configs): the classic convolutions 1e-2, the models
 #: with BatchNorm (dirconv, gatedgcn, raster, cnn, ...) 2e-3; multi-label heads 1e-3
@@ -31,18 +31,6 @@ def default_lr(task: str, model: str) -> float:
         return 1e-3
     return _CLASSIC_LR.get(model, 2e-3)
 
-
-
-
-def print_failures(fails, file=None) -> None:
-    for idx, why in fails[:20]:
-        print(f"  skipped image {idx}: {why}", file=file)
-    if len(fails) > 20:
-        print(f"  ... and {len(fails) - 20} more skipped", file=file)
-
-def print_warnings(info: dict) -> None:
-    for w in info.get("warnings", []):
-        print(f"graphcls: warning: {w}", file=sys.stderr)
 
 def _versions() -> dict:
     import numpy

@@ -60,7 +60,7 @@ def default_compactness(channels: int) -> float:
     return 10.0 if channels >= 3 else 0.1
 
 
-_RUN_MIN = 8  # grid steps below this: the compiled loop goes pixel by pixel (runs too short to vectorise)
+_RUN_MIN = 8  # grid steps below this: the compiled loop vectorises across images (runs too short to vectorise)
 _CHUNK = 512  # images per clustering block: bounds memory at ~CHUNK * H * W * 9 * (C + 3) floats
 
 

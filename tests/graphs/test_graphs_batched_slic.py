@@ -48,6 +48,24 @@ def test_compiled_and_tensor_paths_agree_on_colour():
     assert (a == b).float().mean() > 0.98 and (b == c).float().mean() > 0.98
 
 
+def test_labels_do_not_depend_on_the_rest_of_the_batch(digits):
+    # the compiled loop clusters small images several at a time (one per vector lane): an image's
+    # labels must be the ones it gets alone, wherever it sits in a batch of any length
+    imgs = digits[0][:13]
+    whole, _ = batched_slic(imgs, 75, connectivity=False)
+    order = np.random.default_rng(0).permutation(13)
+    shuffled, _ = batched_slic(imgs[order], 75, connectivity=False)
+    assert torch.equal(shuffled, whole[torch.from_numpy(order)])
+    for i in (0, 7, 8, 12):
+        assert torch.equal(batched_slic(imgs[i:i + 1], 75, connectivity=False)[0][0], whole[i])
+    colour = photos(size=32)  # grid step < 8 with 5 features per pixel (Lab, y, x)
+    both, _ = batched_slic(colour, 40, connectivity=False)
+    for i in range(3):
+        assert torch.equal(batched_slic(colour[i:i + 1], 40, connectivity=False)[0][0], both[i])
+    tensor_path, _ = batched_slic(colour, 40, use_cpp=False, connectivity=False)
+    assert (tensor_path == both).float().mean() > 0.98
+
+
 def test_compiled_pixel_features_match_torch_lab():
     from pyg_graphcls.graphs import _compiled
     mod = _compiled.load()

@@ -123,33 +123,84 @@ static void slic_one(const float* f, int64_t P, int64_t W, int64_t Drt, const in
   }
 }
 
-// The same rounds pixel by pixel (for small cells, where runs are too short to vectorise).
+// The same rounds for small cells (runs along a row too short to vectorise), vectorised across
+// images instead: LANES images of a batch share the grid, hence every pixel's 9 candidate cells, so
+// one vector holds the same pixel (or centre) of LANES images and each distance, comparison and
+// select serves all of them (GCC vector extensions: plain IEEE float per lane, the same arithmetic
+// as a scalar loop). A block whose images have all stopped changing stops; an image that stopped
+// earlier is at a fixed point (the same labels give the same centres), so its labels do not depend
+// on the other images of its block. Centres are the float32 mean of double sums in pixel order.
+// 28x28 grayscale, 81 cells, one thread: ~110 -> ~27 us per image against one image at a time
+// (measured on 8,192 Fashion-MNIST images; 97.9 % of them get the same labels, the rest differ in a
+// few pixels: the old loop summed each run in float first).
+constexpr int LANES = 8;
+typedef float vfloat __attribute__((vector_size(LANES * 4)));
+typedef int32_t vint __attribute__((vector_size(LANES * 4)));
+
+struct LaneWork {
+  std::vector<vfloat> f, ctr;  // [D][P], [K][D]
+  std::vector<double> sums;    // [K][D][LANES]
+  std::vector<int32_t> cnt, lab, cand;  // [K][LANES], [P][LANES], [P][9]
+};
+
 template <int DT>
-static void slic_one_px(const float* f, int64_t P, int64_t W, int64_t Drt, const int64_t* C, const int64_t* I, int64_t K,
-                        int64_t max_iter, int64_t* lab, float* ctr, double* sums, int64_t* cnt) {
+static void slic_lanes(const float* F, int64_t nb, int64_t P, int64_t Drt, const int32_t* C, const int64_t* I,
+                       int64_t K, int64_t max_iter, int64_t* L, LaneWork& w) {
   const int64_t D = DT > 0 ? DT : Drt;
+  w.f.resize(D * P); w.ctr.resize(K * D); w.sums.resize(K * D * LANES); w.cnt.resize(K * LANES);
+  w.lab.assign(P * LANES, -1);
+  vfloat* f = w.f.data();
+  vfloat* ctr = w.ctr.data();
+  // lanes past the batch's end repeat its last image (their results are dropped)
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t p = 0; p < P; ++p)
+      for (int l = 0; l < LANES; ++l) f[d * P + p][l] = F[(std::min<int64_t>(l, nb - 1) * D + d) * P + p];
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
+  int32_t* lab = w.lab.data();
   for (int64_t it = 0; it <= max_iter; ++it) {
-    bool changed = it == 0;
+    vint changed = {};
     for (int64_t p = 0; p < P; ++p) {
-      float fp[DT > 0 ? DT : 16];
+      vfloat fp[DT > 0 ? DT : 16];
       for (int64_t d = 0; d < D; ++d) fp[d] = f[d * P + p];
-      const int64_t* cp = C + p * 9;
-      float best = std::numeric_limits<float>::infinity();
-      int64_t arg = cp[0];
+      const int32_t* cp = C + p * 9;
+      vfloat best = vfloat{} + std::numeric_limits<float>::infinity();
+      vint arg = vint{} + cp[0];
       for (int j = 0; j < 9; ++j) {
-        const float* c = ctr + cp[j] * D;
-        float s = 0.f;
-        for (int64_t d = 0; d < D; ++d) { const float t = fp[d] - c[d]; s += t * t; }
-        if (s < best) { best = s; arg = cp[j]; }
+        const vfloat* c = ctr + cp[j] * D;
+        vfloat s = {};
+        for (int64_t d = 0; d < D; ++d) { const vfloat t = fp[d] - c[d]; s += t * t; }
+        const vint m = s < best;
+        best = m ? s : best;
+        arg = m ? vint{} + cp[j] : arg;
       }
-      changed |= lab[p] != arg;
-      lab[p] = arg;
+      vint old;
+      std::memcpy(&old, lab + p * LANES, sizeof(vint));
+      changed |= old != arg;
+      std::memcpy(lab + p * LANES, &arg, sizeof(vint));
     }
-    if (it == max_iter || !changed) break;  // unchanged labels: the same centres, the same labels for ever
-    update_centres(f, P, W, D, lab, K, ctr, sums, cnt);
+    bool any = false;
+    for (int l = 0; l < LANES; ++l) any |= changed[l] != 0;
+    if (it == max_iter || !any) break;  // unchanged labels: the same centres, the same labels for ever
+    double* sums = w.sums.data();
+    int32_t* cnt = w.cnt.data();
+    std::fill(sums, sums + K * D * LANES, 0.0);
+    std::fill(cnt, cnt + K * LANES, 0);
+    // lane after lane within a pixel: LANES independent accumulators, no store-to-load waits
+    for (int64_t p = 0; p < P; ++p)
+      for (int l = 0; l < LANES; ++l) {
+        const int64_t k = lab[p * LANES + l];
+        cnt[k * LANES + l] += 1;
+        for (int64_t d = 0; d < D; ++d) sums[(k * D + d) * LANES + l] += (double)f[d * P + p][l];
+      }
+    for (int64_t k = 0; k < K; ++k)
+      for (int l = 0; l < LANES; ++l)
+        if (cnt[k * LANES + l] > 0)
+          for (int64_t d = 0; d < D; ++d)
+            ctr[k * D + d][l] = (float)(sums[(k * D + d) * LANES + l] / cnt[k * LANES + l]);
   }
+  for (int64_t l = 0; l < nb; ++l)
+    for (int64_t p = 0; p < P; ++p) L[l * P + p] = lab[p * LANES + l];
 }
 
 // feat [B, D, P] float32 (planar), cand [P, 9] int64 (all on the grid), init [K] int64, W the
@@ -165,6 +216,21 @@ torch::Tensor slic_labels(torch::Tensor feat, torch::Tensor cand, torch::Tensor 
   const int64_t* C = cand.data_ptr<int64_t>();
   const int64_t* I = init.data_ptr<int64_t>();
   int64_t* L = labels.data_ptr<int64_t>();
+  if (per_pixel) {
+    std::vector<int32_t> cand32(C, C + P * 9);
+    const int64_t nblocks = (B + LANES - 1) / LANES;
+    at::parallel_for(0, nblocks, 1, [&](int64_t q0, int64_t q1) {
+      LaneWork work;
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t b = q * LANES, nb = std::min<int64_t>(LANES, B - b);
+        const float* f = F + b * P * D;
+        if (D == 3) slic_lanes<3>(f, nb, P, D, cand32.data(), I, K, max_iter, L + b * P, work);
+        else if (D == 5) slic_lanes<5>(f, nb, P, D, cand32.data(), I, K, max_iter, L + b * P, work);
+        else slic_lanes<0>(f, nb, P, D, cand32.data(), I, K, max_iter, L + b * P, work);
+      }
+    });
+    return labels;
+  }
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> ctr(K * D), best(W);
     std::vector<double> sums(K * D);
@@ -173,12 +239,6 @@ torch::Tensor slic_labels(torch::Tensor feat, torch::Tensor cand, torch::Tensor 
     for (int64_t b = b0; b < b1; ++b) {
       const float* f = F + b * P * D;
       int64_t* lab = L + b * P;
-      if (per_pixel) {
-        if (D == 3) slic_one_px<3>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
-        else if (D == 5) slic_one_px<5>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
-        else slic_one_px<0>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
-        continue;
-      }
       if (D == 3) slic_one<3>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), best.data(), arg.data());
       else if (D == 5) slic_one<5>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), best.data(), arg.data());
       else slic_one<0>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), best.data(), arg.data());

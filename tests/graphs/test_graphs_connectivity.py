@@ -89,6 +89,23 @@ def test_compiled_and_host_paths_give_the_same_labels(digits, n):
         assert torch.equal(a, b) and torch.equal(ca, cb)
 
 
+def test_compiled_and_host_paths_agree_on_any_label_values():
+    # noisy maps (many one-pixel pieces, long merge chains), labels far apart and negative (the
+    # compiled loop then finds each label's main piece by sorting instead of one slot per label)
+    mod = _compiled.load()
+    if mod is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    rng = np.random.default_rng(3)
+    small = torch.from_numpy(rng.integers(0, 6, (4, 19, 23)))
+    img = torch.from_numpy(rng.random((4, 19, 23, 2), dtype=np.float32))
+    for labels in (small, small * 10**12 - 7 * 10**11):
+        for n in (1, 20, 60, 19 * 23):
+            a, ca = connect_regions(labels, img, n, mod)
+            b, cb = connect_regions(labels, img, n, None)
+            assert torch.equal(a, b) and torch.equal(ca, cb)
+            assert all(pieces(a[i].numpy()) == int(ca[i]) for i in range(4))
+
+
 def test_superpixel_graph_default_is_connected_and_exact(digits):
     for im in digits[0][:4]:
         g = superpixel_graph(im, return_seg=True)

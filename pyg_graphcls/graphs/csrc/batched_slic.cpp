@@ -408,161 +408,236 @@ torch::Tensor segment_shape_sums(torch::Tensor img, torch::Tensor labels, int64_
 // 1. 4-connected pieces of equal label, numbered in raster order of their first pixel; the
 //    largest piece of each label is its main piece, the others are fragments.
 // 2. Pixel count and per-channel sums per piece (float64, in pixel order: numpy's bincount order).
-// 3. Touching pairs (lo, hi) sorted; a min-heap of (rank, cost, lo, hi, version_lo, version_hi)
-//    with rank 1 when both regions hold a main piece, 0 otherwise (fragments go first), and
-//    cost = n_i n_j / (n_i + n_j) * |mu_i - mu_j|^2 (Ward); pop, skip stale entries, merge hi
-//    into lo, push the new costs of lo's neighbours; until n_target regions are left.
+// 3. Touching pairs; a min-heap of (rank, cost, lo, hi) with rank 1 when both regions hold a main
+//    piece, 0 otherwise (fragments go first), and cost = n_i n_j / (n_i + n_j) * |mu_i - mu_j|^2
+//    (Ward); pop, skip stale entries (a region merged or changed since: its version), merge hi into
+//    lo, push the new costs of lo's neighbours; until n_target regions are left.
 // 4. Regions renumbered in raster order of their first pixel.
-struct WardEntry { int32_t r; double c; int32_t i, j, vi, vj; };
+// The pieces are found on runs of equal label along each row (union-find over runs that overlap
+// in the row above), and the sums, the touching pairs and the output are taken run by run: a
+// 28x28 Fashion-MNIST map has ~300 runs for 784 pixels. With the heap keys packed into two
+// integers and the mean colours kept per region, 61 -> 42 us of CPU per 28x28 image against the
+// per-pixel flood fill it replaces (4,096 Fashion-MNIST images, one thread), the same labels; the
+// merge loop (~250 heap pops for ~40 merges) is half of what is left.
+struct WardEntry { uint64_t key, ids; int32_t vi, vj; };  // key: rank bit, then the cost's bits
 struct WardGreater {
   bool operator()(const WardEntry& a, const WardEntry& b) const {
-    if (a.r != b.r) return a.r > b.r;
-    if (a.c != b.c) return a.c > b.c;
-    if (a.i != b.i) return a.i > b.i;
-    if (a.j != b.j) return a.j > b.j;
-    if (a.vi != b.vi) return a.vi > b.vi;
-    return a.vj > b.vj;
+    return a.key != b.key ? a.key > b.key : a.ids > b.ids;  // entries equal in both: one is stale
   }
 };
+static inline uint64_t ward_key(bool rank, double cost) {  // cost >= 0: its bits order as integers
+  uint64_t bits;
+  std::memcpy(&bits, &cost, 8);
+  return ((uint64_t)rank << 63) | bits;
+}
 
 // Buffers of connect_one, kept across the images of a thread (their capacity stays: no allocation
 // per image after the first, which took most of the time on 28x28 images).
 struct ConnectWork {
-  std::vector<int32_t> piece, stack, parent, version, relabel, order;
-  std::vector<double> cnt, sums;
-  std::vector<int64_t> first;
+  std::vector<int32_t> run_start, run_end, run_parent, run_piece, parent, version, relabel, best, stamp, pair_ptr,
+      pair_b;
+  std::vector<int64_t> run_label, piece_label;
+  std::vector<double> cnt, sums, mu;
   std::vector<char> main_piece;
+  std::vector<std::pair<int32_t, int32_t>> pairs;
   std::vector<std::vector<int32_t>> nbrs;
   std::vector<WardEntry> heap;
 };
 
+static inline int32_t run_root(std::vector<int32_t>& parent, int32_t r) {
+  while (parent[r] != r) { parent[r] = parent[parent[r]]; r = parent[r]; }
+  return r;
+}
+
 template <typename T>
 static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W, int64_t C, int64_t n_target,
                            int64_t* out, ConnectWork& w) {
-  const int64_t P = H * W;
-  auto& piece = w.piece;
-  auto& stack = w.stack;
-  piece.assign(P, -1);
-  int32_t np = 0;
-  for (int64_t s = 0; s < P; ++s) {
-    if (piece[s] >= 0) continue;
-    const int64_t l = lab[s];
-    piece[s] = np;
-    stack.clear();
-    stack.push_back((int32_t)s);
-    while (!stack.empty()) {
-      const int64_t p = stack.back(); stack.pop_back();
-      const int64_t y = p / W, x = p % W;
-      if (x > 0 && piece[p - 1] < 0 && lab[p - 1] == l) { piece[p - 1] = np; stack.push_back((int32_t)(p - 1)); }
-      if (x + 1 < W && piece[p + 1] < 0 && lab[p + 1] == l) { piece[p + 1] = np; stack.push_back((int32_t)(p + 1)); }
-      if (y > 0 && piece[p - W] < 0 && lab[p - W] == l) { piece[p - W] = np; stack.push_back((int32_t)(p - W)); }
-      if (y + 1 < H && piece[p + W] < 0 && lab[p + W] == l) { piece[p + W] = np; stack.push_back((int32_t)(p + W)); }
+  // runs of equal label along each row, joined to the runs above them that they touch
+  auto& rs = w.run_start; auto& re = w.run_end; auto& rp = w.run_parent; auto& rl = w.run_label;
+  rs.clear(); re.clear(); rp.clear(); rl.clear();
+  int32_t prev0 = 0, prev1 = 0;  // the runs [prev0, prev1) of the row above
+  for (int64_t y = 0; y < H; ++y) {
+    const int64_t* row = lab + y * W;
+    const int32_t cur0 = (int32_t)rs.size();
+    int32_t a = prev0;
+    for (int64_t x = 0; x < W;) {
+      int64_t e = x + 1;
+      while (e < W && row[e] == row[x]) ++e;
+      const int32_t r = (int32_t)rs.size();
+      rs.push_back((int32_t)(y * W + x)); re.push_back((int32_t)(y * W + e)); rp.push_back(r); rl.push_back(row[x]);
+      // runs above overlapping columns [x, e): skip those ending at or before x
+      while (a < prev1 && re[a] - (y - 1) * W <= x) ++a;
+      for (int32_t b = a; b < prev1 && rs[b] - (y - 1) * W < e; ++b)
+        if (rl[b] == row[x]) {  // union: the root with the smaller index (the earlier first pixel) wins
+          const int32_t ra = run_root(rp, r), rb = run_root(rp, b);
+          if (ra < rb) rp[rb] = ra; else if (rb < ra) rp[ra] = rb;
+        }
+      x = e;
     }
-    ++np;
+    prev0 = cur0; prev1 = (int32_t)rs.size();
+  }
+  const int32_t nr = (int32_t)rs.size();
+  // pieces in raster order of their first pixel: a root run comes before every run of its piece
+  auto& rpiece = w.run_piece;
+  rpiece.resize(nr);
+  int32_t np = 0;
+  for (int32_t r = 0; r < nr; ++r) {
+    const int32_t root = run_root(rp, r);
+    rpiece[r] = root == r ? np++ : rpiece[root];
   }
   auto& parent = w.parent;
   parent.resize(np);
   for (int32_t i = 0; i < np; ++i) parent[i] = i;
   if (n_target < np) {
-    auto& cnt = w.cnt; auto& sums = w.sums; auto& first = w.first;
+    auto& cnt = w.cnt; auto& sums = w.sums; auto& plabel = w.piece_label;
     cnt.assign(np, 0.0);
     sums.assign((size_t)np * C, 0.0);
-    first.assign(np, -1);
-    for (int64_t p = 0; p < P; ++p) {
-      const int32_t k = piece[p];
-      if (first[k] < 0) first[k] = p;
-      cnt[k] += 1.0;
-      for (int64_t c = 0; c < C; ++c) {
-        double v;
-        if constexpr (std::is_same<T, uint8_t>::value) v = (double)((float)im[p * C + c] / 255.f);
-        else v = (double)im[p * C + c];
-        sums[k * C + c] += v;
+    plabel.resize(np);
+    for (int32_t r = 0; r < nr; ++r) {  // runs in raster order: every piece's sums in pixel order
+      const int32_t k = rpiece[r];
+      if (rp[r] == r) plabel[k] = rl[r];
+      double* sk = sums.data() + (size_t)k * C;
+      for (int64_t p = rs[r]; p < re[r]; ++p) {
+        cnt[k] += 1.0;
+        for (int64_t c = 0; c < C; ++c) {
+          double v;
+          if constexpr (std::is_same<T, uint8_t>::value) v = (double)((float)im[p * C + c] / 255.f);
+          else v = (double)im[p * C + c];
+          sk[c] += v;
+        }
       }
     }
     // the main piece of each input label: its largest (ties: the first in raster order); the
     // other pieces are fragments, merged before any two main pieces are
     auto& main_piece = w.main_piece;
     main_piece.assign(np, 0);
-    {
-      auto& order = w.order;
-      order.resize(np);
+    const int64_t lo_l = *std::min_element(plabel.begin(), plabel.end());
+    const int64_t hi_l = *std::max_element(plabel.begin(), plabel.end());
+    if (hi_l - lo_l < 4 * (H * W) + 64) {  // label values in a small range: one slot per label
+      auto& best = w.best;
+      best.assign(hi_l - lo_l + 1, -1);
+      for (int32_t k = 0; k < np; ++k) {
+        int32_t& b = best[plabel[k] - lo_l];
+        if (b < 0 || cnt[k] > cnt[b]) b = k;
+      }
+      for (int32_t k = 0; k < np; ++k) main_piece[best[plabel[k] - lo_l]] = 1;
+    } else {
+      std::vector<int32_t> order(np);
       for (int32_t i = 0; i < np; ++i) order[i] = i;
       std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-        const int64_t la = lab[first[a]], lb = lab[first[b]];
-        if (la != lb) return la < lb;
+        if (plabel[a] != plabel[b]) return plabel[a] < plabel[b];
         if (cnt[a] != cnt[b]) return cnt[a] > cnt[b];
         return a < b;
       });
       for (int32_t t = 0; t < np; ++t)
-        if (t == 0 || lab[first[order[t]]] != lab[first[order[t - 1]]]) main_piece[order[t]] = 1;
+        if (t == 0 || plabel[order[t]] != plabel[order[t - 1]]) main_piece[order[t]] = 1;
+    }
+    // touching pieces: runs side by side in a row, and runs of different pieces overlapping a run above
+    auto& pairs = w.pairs;
+    pairs.clear();
+    auto touch = [&](int32_t a, int32_t b) { if (a != b) pairs.push_back(a < b ? std::make_pair(a, b) : std::make_pair(b, a)); };
+    {
+      int32_t r0 = 0;
+      for (int64_t y = 0; y < H; ++y) {
+        int32_t r1 = r0;
+        while (r1 < nr && rs[r1] < (y + 1) * W) ++r1;
+        for (int32_t r = r0 + 1; r < r1; ++r) touch(rpiece[r - 1], rpiece[r]);
+        if (y + 1 < H) {  // the row below: its runs start at r1
+          int32_t b = r1;
+          for (int32_t r = r0; r < r1; ++r) {
+            const int64_t x0 = rs[r] - y * W, x1 = re[r] - y * W;
+            while (b < nr && re[b] - (y + 1) * W <= x0) ++b;
+            for (int32_t q = b; q < nr && rs[q] < (y + 2) * W && rs[q] - (y + 1) * W < x1; ++q) touch(rpiece[r], rpiece[q]);
+          }
+        }
+        r0 = r1;
+      }
+    }
+    // each pair once (a counting sort by the smaller piece, a stamp per larger one), as neighbour lists
+    auto& ptr = w.pair_ptr; auto& pb = w.pair_b; auto& stamp = w.stamp;
+    ptr.assign(np + 1, 0);
+    for (const auto& pr : pairs) ++ptr[pr.first + 1];
+    for (int32_t i = 0; i < np; ++i) ptr[i + 1] += ptr[i];
+    pb.resize(pairs.size());
+    {
+      std::vector<int32_t>& fill = w.relabel;  // a scratch array until the end
+      fill.assign(ptr.begin(), ptr.end() - 1);
+      for (const auto& pr : pairs) pb[fill[pr.first]++] = pr.second;
     }
     auto& nbrs = w.nbrs;
     if ((int32_t)nbrs.size() < np) nbrs.resize(np);
     for (int32_t i = 0; i < np; ++i) nbrs[i].clear();
-    auto add = [](std::vector<int32_t>& v, int32_t k) { if (std::find(v.begin(), v.end(), k) == v.end()) v.push_back(k); };
-    auto drop = [](std::vector<int32_t>& v, int32_t k) { auto it = std::find(v.begin(), v.end(), k); if (it != v.end()) v.erase(it); };
-    // touching pieces (4-neighbours), each pair once
-    for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) {
-        const int64_t p = y * W + x;
-        const int32_t a = piece[p];
-        if (x + 1 < W && piece[p + 1] != a) {
-          const int32_t b = piece[p + 1];
-          if (std::find(nbrs[a].begin(), nbrs[a].end(), b) == nbrs[a].end()) { nbrs[a].push_back(b); nbrs[b].push_back(a); }
-        }
-        if (y + 1 < H && piece[p + W] != a) {
-          const int32_t b = piece[p + W];
-          if (std::find(nbrs[a].begin(), nbrs[a].end(), b) == nbrs[a].end()) { nbrs[a].push_back(b); nbrs[b].push_back(a); }
-        }
-      }
+    // the mean colours sums / cnt, kept per region (the same doubles as dividing at every cost)
+    auto& mu = w.mu;
+    mu.resize((size_t)np * C);
+    for (int32_t i = 0; i < np; ++i)
+      for (int64_t c = 0; c < C; ++c) mu[i * C + c] = sums[i * C + c] / cnt[i];
     auto cost = [&](int32_t i, int32_t j) {
       double dd = 0.0;
       for (int64_t c = 0; c < C; ++c) {
-        const double d = sums[i * C + c] / cnt[i] - sums[j * C + c] / cnt[j];
+        const double d = mu[i * C + c] - mu[j * C + c];
         dd += d * d;
       }
       return cnt[i] * cnt[j] / (cnt[i] + cnt[j]) * dd;
     };
     auto& heap = w.heap;
     heap.clear();
+    stamp.assign(np, -1);
     for (int32_t i = 0; i < np; ++i)
-      for (int32_t j : nbrs[i])
-        if (j > i) heap.push_back({main_piece[i] && main_piece[j], cost(i, j), i, j, 0, 0});
+      for (int32_t t = ptr[i]; t < ptr[i + 1]; ++t) {
+        const int32_t j = pb[t];
+        if (stamp[j] == i) continue;
+        stamp[j] = i;
+        nbrs[i].push_back(j); nbrs[j].push_back(i);
+        heap.push_back({ward_key(main_piece[i] && main_piece[j], cost(i, j)), ((uint64_t)i << 32) | (uint32_t)j, 0, 0});
+      }
     std::make_heap(heap.begin(), heap.end(), WardGreater());
+    auto drop = [](std::vector<int32_t>& v, int32_t k) {
+      auto it = std::find(v.begin(), v.end(), k);
+      if (it != v.end()) { *it = v.back(); v.pop_back(); }  // order within a list does not matter
+    };
     auto& version = w.version;
     version.assign(np, 0);
     int64_t alive = np;
     while (alive > n_target && !heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), WardGreater());
       const WardEntry e = heap.back(); heap.pop_back();
-      const int32_t i = e.i, j = e.j;
+      const int32_t i = (int32_t)(e.ids >> 32), j = (int32_t)(e.ids & 0xffffffffu);
       if (version[i] != e.vi || version[j] != e.vj || parent[i] != i || parent[j] != j) continue;
       parent[j] = i;
       main_piece[i] = main_piece[i] || main_piece[j];
       cnt[i] += cnt[j];
-      for (int64_t c = 0; c < C; ++c) sums[i * C + c] += sums[j * C + c];
+      for (int64_t c = 0; c < C; ++c) { sums[i * C + c] += sums[j * C + c]; mu[i * C + c] = sums[i * C + c] / cnt[i]; }
       version[i] += 1;
-      for (int32_t k : nbrs[j]) add(nbrs[i], k);
-      drop(nbrs[i], i); drop(nbrs[i], j);
-      for (int32_t k : nbrs[j]) if (k != i) { drop(nbrs[k], j); add(nbrs[k], i); }
+      drop(nbrs[i], j);
+      // stamp[k] == i: k touches i (a live region that ever touched i still does, so older stamps hold too)
+      for (int32_t k : nbrs[i]) stamp[k] = i;
+      for (int32_t k : nbrs[j])
+        if (k != i) {
+          drop(nbrs[k], j);
+          if (stamp[k] != i) { stamp[k] = i; nbrs[i].push_back(k); nbrs[k].push_back(i); }
+        }
       nbrs[j].clear();
       --alive;
       for (int32_t k : nbrs[i]) {
         const int32_t lo = i < k ? i : k, hi = i < k ? k : i;
-        heap.push_back({main_piece[lo] && main_piece[hi], cost(lo, hi), lo, hi, version[lo], version[hi]});
+        heap.push_back({ward_key(main_piece[lo] && main_piece[hi], cost(lo, hi)), ((uint64_t)lo << 32) | (uint32_t)hi,
+                        version[lo], version[hi]});
         std::push_heap(heap.begin(), heap.end(), WardGreater());
       }
     }
   }
+  // regions numbered in raster order of their first pixel (pieces come in that order)
   auto& relabel = w.relabel;
   relabel.assign(np, -1);
-  int64_t n = 0;
-  for (int64_t p = 0; p < P; ++p) {
-    int32_t r = piece[p];
+  int32_t n = 0;
+  for (int32_t k = 0; k < np; ++k) {
+    int32_t r = k;
     while (parent[r] != r) r = parent[r];
-    if (relabel[r] < 0) relabel[r] = (int32_t)n++;
-    out[p] = relabel[r];
+    if (relabel[r] < 0) relabel[r] = n++;
+    relabel[k] = relabel[r];
   }
+  for (int32_t r = 0; r < nr; ++r) std::fill(out + rs[r], out + re[r], (int64_t)relabel[rpiece[r]]);
   return n;
 }
 

@@ -437,9 +437,10 @@ def run() -> None:
     """The ``graphcls`` program (console script, ``python -m pyg_graphcls``): :func:`main`, then exit.
 
     After a ``convert`` that finished, the process ends with ``os._exit`` once stdout and stderr are
-    flushed: the interpreter's finalization of the ~2,800 modules that torch and torch_geometric
-    import took 1.2-1.4 s of every conversion (measured: a 70k conversion's process ran 1.65 s past
-    its last statement, 0.22 s with ``os._exit``) and has nothing left to do then: the caches are
+    flushed: the interpreter's finalization of the ~1,200 modules that torch imports took 0.6-0.7 s
+    of every conversion (measured on a cached sample; 1.2-1.4 s when convert still imported
+    torch_geometric too, ~2,800 modules: a 70k conversion's process ran 1.65 s past its last
+    statement, 0.22 s with ``os._exit``) and has nothing left to do then: the caches are
     written, fsynced and closed, the worker pool joined, the lock file closed. Every other command,
     and every error, exits normally. :func:`main` itself never exits (tests and benchmarks call it).
     """

@@ -130,7 +130,7 @@ class Predictor:
                return_seg: bool = False) -> tuple[list, list[tuple[int, str]]]:
         """Convert ``images`` with the stored settings: ``(graphs, failures)``; ``graphs[i]`` is ``None`` for an
         image that failed, ``failures`` lists ``(index, reason)``."""
-        from .datasets.graph_dataset import convert_images
+        from .datasets.conversion import convert_images
         from .graphs import build_graph
         from .graphs.storage import storage_to_list
 

@@ -12,25 +12,27 @@
 - ``gnn-benchmark:MNIST`` / ``gnn-benchmark:CIFAR10``: PyG's GNNBenchmarkDataset
   superpixel sets under ``root/gnn-benchmark`` with their standard
   train/val/test splits.
+
+``convert_dataset`` (``graphcls convert``) converts and caches the image data sets without
+importing PyG: the names that need it (``ImageGraphDataset``, the lazy and PyG data sets) are
+imported on first use.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..errors import GraphclsError
+from .conversion import GraphCache, cached_graphs, convert_images, default_root
 from .folder import read_image, scan_image_folder
-from .graph_dataset import ImageGraphDataset, convert_images, default_root
 from .idx import load_idx_dir, read_idx, write_idx
-from .lazy import ImageTensorDataset, LazyGraphDataset, shrink_images
-from .gnn_benchmark import MatchBenchmarkLayout, load_gnn_benchmark
-from .mnist_superpixels import MatchSuperpixelLayout, load_mnist_superpixels
 
-__all__ = ["load_dataset", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
+__all__ = ["load_dataset", "convert_dataset", "GraphCache", "cached_graphs", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
            "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
            "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
            "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images", "class_warnings"]
@@ -40,6 +42,23 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 DATASET_SPECS = ("sample", "fashion-mnist", "mnist-superpixels", "gnn-benchmark:MNIST", "gnn-benchmark:CIFAR10",
                  "idx:DIR", "folder:DIR")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+#: names imported from their module on first use: they import PyG, which a conversion does not need
+_ON_USE = {"ImageGraphDataset": ".graph_dataset", "LazyGraphDataset": ".lazy", "ImageTensorDataset": ".lazy",
+           "shrink_images": ".lazy", "MatchBenchmarkLayout": ".gnn_benchmark", "load_gnn_benchmark": ".gnn_benchmark",
+           "MatchSuperpixelLayout": ".mnist_superpixels", "load_mnist_superpixels": ".mnist_superpixels"}
+
+
+def __getattr__(name: str):
+    if name not in _ON_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_ON_USE[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_USE))
 
 
 @dataclass
@@ -202,9 +221,13 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
                  progress: bool = True, strict: bool = True, seed: int = 0,
                  limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
     """Resolve ``spec`` and return converted, cached train/test graph datasets."""
+    from .graph_dataset import ImageGraphDataset
+
     root = Path(root) if root is not None else default_root()
     kind, arg = _split_name(spec)
     if kind == "mnist-superpixels":
+        from .mnist_superpixels import load_mnist_superpixels
+
         if graph != "superpixels":
             raise GraphclsError("mnist-superpixels holds superpixel graphs only: use --graph superpixels")
         train, test = load_mnist_superpixels(root / "mnist-superpixels")
@@ -213,6 +236,8 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), [str(i) for i in range(10)],
                              "mnist-superpixels")
     if kind == "gnn-benchmark":
+        from .gnn_benchmark import load_gnn_benchmark
+
         if graph != "superpixels":
             raise GraphclsError("gnn-benchmark sets hold superpixel graphs only: use --graph superpixels")
         train, val, test = load_gnn_benchmark(root / "gnn-benchmark", arg or "")
@@ -220,11 +245,36 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
             train = train[:limit]
         names = [str(i) for i in range(10)]
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), names, f"gnn-benchmark-{arg}", val=val)
+    return _image_splits(ImageGraphDataset, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit,
+                         force)
+
+
+def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
+                    root: Optional[str | os.PathLike] = None, workers: Optional[int] = None,
+                    progress: bool = True, strict: bool = True, seed: int = 0,
+                    limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
+    """:func:`load_dataset` for a conversion (``graphcls convert``): the same caches, splits and
+    ``info``, with ``train``/``test`` the caches' tensors (:class:`~.conversion.GraphCache`)
+    instead of PyG data sets, so an image data set converts without importing PyG. The data
+    sets that are PyG's (``mnist-superpixels``, ``gnn-benchmark:``) come as ``load_dataset``
+    gives them."""
+    if _split_name(spec)[0] in ("mnist-superpixels", "gnn-benchmark"):
+        return load_dataset(spec, graph, graph_kwargs, root=root, workers=workers, progress=progress, strict=strict,
+                            seed=seed, limit=limit, force=force)
+    root = Path(root) if root is not None else default_root()
+    return _image_splits(cached_graphs, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit, force)
+
+
+def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[dict], root: Path,
+                  workers: Optional[int], progress: bool, strict: bool, seed: int, limit: Optional[int],
+                  force: bool) -> DatasetSplits:
+    """The train/test splits of an image data set, each ``make(root, images, labels, ...)`` (the
+    arguments of :class:`~.graph_dataset.ImageGraphDataset`)."""
     tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
     common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
                   progress=progress, strict=strict, force=force)
-    train = ImageGraphDataset(root, tri, trl, name=f"{name}-train", **common)
-    test = ImageGraphDataset(root, tei, tel, name=f"{name}-test", **common)
+    train = make(root, tri, trl, name=f"{name}-train", **common)
+    test = make(root, tei, tel, name=f"{name}-test", **common)
     info = {"train_failures": train.failures, "test_failures": test.failures,
             "cache": [str(train.cache_path), str(test.cache_path)],
             "warnings": class_warnings(trl, tel, names, name), "input": _input_spec(tri)}

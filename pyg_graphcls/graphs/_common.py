@@ -1,18 +1,25 @@
-"""Pieces every image-graph builder shares: the finishing step and the transform base."""
+"""Pieces every image-graph builder shares: the finishing step and the wrapping into ``Data``.
+
+A builder assembles its graph as a dict of tensor fields (:func:`graph_fields`), in the order
+of the ``Data`` it returns; :func:`to_data` makes the ``Data``. A conversion stores the fields
+as they are, so it never imports PyG (:mod:`~pyg_graphcls.datasets.conversion`). The transform
+forms of the builders live in :mod:`~pyg_graphcls.graphs.transforms`.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from torch_geometric.transforms import BaseTransform
 
 from ..errors import GraphclsError
 from .edges import edge_features
 
-__all__ = ["finish_graph", "ImageTransform", "image_and_label", "image_size_tensor", "image_size_of"]
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["graph_fields", "to_data", "image_size_tensor", "image_size_of"]
 
 
 def image_size_tensor(height: int, width: int, device=None) -> Tensor:
@@ -33,54 +40,30 @@ def image_size_of(data: Data) -> tuple[float, float]:
     return float(size[0, 0]), float(size[0, 1])
 
 
-def finish_graph(img: np.ndarray, x: Tensor, pos: Tensor, edge_index: Tensor, *, edge_attr: Sequence[str] = (),
-                 y: Any = None, return_img: bool = False) -> Data:
-    """Assemble ``Data`` with edge features (distances over the larger image
-    side), the label (``[1]`` for a class id, ``[1, C]`` for a vector), the
-    image size ``image_size [1, 2]`` = ``(H, W)`` and optionally the image as
-    ``img [1, C, H, W]``."""
-    data = Data(x=x, pos=pos, edge_index=edge_index)
+def graph_fields(img: np.ndarray, x: Tensor, pos: Tensor, edge_index: Tensor, *, edge_attr: Sequence[str] = (),
+                 y: Any = None, return_img: bool = False) -> dict:
+    """The fields of a graph: ``x``, ``edge_index``, ``pos``, edge features (distances over the larger
+    image side), the label (``[1]`` for a class id, ``[1, C]`` for a vector), the image size
+    ``image_size [1, 2]`` = ``(H, W)`` and optionally the image as ``img [1, C, H, W]``; in this
+    order, the order of the ``Data`` :func:`to_data` makes of them."""
+    fields = {"x": x, "edge_index": edge_index, "pos": pos}
     ea = edge_features(pos, edge_index, edge_attr, scale=float(max(img.shape[:2])))
     if ea is not None:
-        data.edge_attr = ea
+        fields["edge_attr"] = ea
     if y is not None:
         t = torch.as_tensor(y)
-        data.y = t.view(-1)[:1].long() if t.numel() == 1 else t.view(1, -1)
-    data.image_size = image_size_tensor(img.shape[0], img.shape[1])
+        fields["y"] = t.view(-1)[:1].long() if t.numel() == 1 else t.view(1, -1)
+    fields["image_size"] = image_size_tensor(img.shape[0], img.shape[1])
     if return_img:
-        data.img = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
+        fields["img"] = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return fields
+
+
+def to_data(fields: dict) -> Data:
+    """A PyG ``Data`` holding ``fields``, its attributes in the dict's order."""
+    from torch_geometric.data import Data
+
+    data = Data()
+    for key, value in fields.items():
+        setattr(data, key, value)
     return data
-
-
-def image_and_label(data: Any):
-    """A transform's input: an image, or a ``Data`` with ``img`` (and maybe ``y``)."""
-    if isinstance(data, Data):
-        img = getattr(data, "img", None)
-        if img is None:
-            raise GraphclsError("transform input Data has no 'img' attribute to convert")
-        if isinstance(img, Tensor) and img.dim() == 4:
-            img = img[0]
-        y = getattr(data, "y", None)
-        return img, (y.view(-1)[0].item() if isinstance(y, Tensor) and y.numel() == 1 else y)
-    return data, None
-
-
-class ImageTransform(BaseTransform):
-    """Base of the builder transforms: ``fn(image, **kwargs)``, keeping the input's ``y``."""
-    fn: Callable[..., Data]
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-
-    def forward(self, data: Any) -> Data:  # type: ignore[override]
-        image, y = image_and_label(data)
-        kw = dict(self.kwargs)
-        if y is not None and "y" not in kw:
-            kw["y"] = y
-        return type(self).fn(image, **kw)
-
-    def __call__(self, data: Any) -> Data:  # BaseTransform copies Data; images need no copy
-        return self.forward(data)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"

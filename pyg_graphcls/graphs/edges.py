@@ -4,7 +4,8 @@ r"""Edges for image graphs: the one kNN, region adjacency, grid neighbours, edge
 
 - PyG's compiled kNN (``pyg-lib``'s ``knn`` op, which PyG 2.8 calls from
   :func:`torch_geometric.nn.knn_graph`; ``torch-cluster`` on older installs) when
-  importable: neither installs from the package index, so neither is required;
+  importable: neither installs from the package index, so neither is required
+  (without pyg-lib this module never imports PyG: a conversion runs without it);
 - one small graph on CPU: a numpy distance matrix (at 75 nodes ~10x faster than
   torch, whose per-call overhead dominates there);
 - many small 2-D graphs on CPU: the compiled loop of ``csrc/knn.cpp``
@@ -28,7 +29,6 @@ from typing import Optional
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.utils import to_dense_batch
 
 from ..errors import GraphclsError
 from . import _compiled
@@ -38,19 +38,27 @@ __all__ = ["knn_graph", "knn_padded", "region_adjacency", "grid_edges", "gaussia
 
 
 def _library_knn():
-    """PyG's compiled ``knn_graph`` (pyg-lib) or torch-cluster's, whichever imports; ``None`` if neither."""
+    """PyG's compiled ``knn_graph`` (pyg-lib) or torch-cluster's, whichever imports; ``None`` if neither.
+
+    Each library is looked for before it is imported: PyG (about 2 s to import, most of it
+    ``torch._dynamo``) is imported only when pyg-lib is installed, to run the kNN through it."""
+    from importlib.util import find_spec
+
     try:
-        import torch_geometric.typing as pyg_typing
-        if getattr(pyg_typing, "WITH_KNN", False):
-            from torch_geometric.nn.pool import knn_graph as pyg_knn_graph
-            return pyg_knn_graph
+        if find_spec("pyg_lib") is not None:
+            import torch_geometric.typing as pyg_typing
+            if getattr(pyg_typing, "WITH_KNN", False):
+                from torch_geometric.nn.pool import knn_graph as pyg_knn_graph
+                return pyg_knn_graph
     except Exception:  # pragma: no cover - depends on the machine
         pass
     try:
-        import torch_cluster
-        return torch_cluster.knn_graph
+        if find_spec("torch_cluster") is not None:
+            import torch_cluster
+            return torch_cluster.knn_graph
     except Exception:  # pragma: no cover - depends on the machine
-        return None
+        pass
+    return None
 
 
 _LIBRARY_KNN = _library_knn()
@@ -127,6 +135,18 @@ def knn_padded(pos: Tensor, counts: Tensor, k: int, loop: bool = False,
     return idx[keep], dst[keep], n_edges
 
 
+def _pad_graphs(x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+    """The nodes ``x [N, D]`` of graphs numbered by the sorted ``batch [N]`` as zero-padded rows
+    ``[B, M, D]`` (``B = max(batch) + 1``, ``M`` the largest graph) and the node count of each graph
+    ``[B]``: PyG's ``to_dense_batch`` layout."""
+    counts = torch.bincount(batch)
+    first = counts.cumsum(0) - counts                                        # first node of each graph
+    local = torch.arange(x.size(0), device=x.device) - first[batch]
+    dense = x.new_zeros(counts.numel(), int(counts.max()), x.size(1))
+    dense[batch, local] = x
+    return dense, counts
+
+
 def knn_graph(x: Tensor, k: int, batch: Optional[Tensor] = None, loop: bool = False,
               cosine: bool = False, use_compiled: Optional[bool] = None) -> Tensor:
     r"""Edges from each node's ``k`` nearest neighbours (within its graph).
@@ -187,8 +207,7 @@ e i` unless
         return torch.from_numpy(np.stack([idx.reshape(-1), dst]).astype(np.int64))
     if batch is None:
         batch = torch.zeros(n, dtype=torch.long, device=x.device)
-    dense, mask = to_dense_batch(x, batch)                                   # [B, M, D], [B, M]
-    counts = mask.sum(1)
+    dense, counts = _pad_graphs(x, batch)                                    # [B, M, D], [B]
     src, dst, n_edges = knn_padded(dense, counts, k, loop=loop)
     offsets = torch.cumsum(counts, 0) - counts                               # first node of each graph
     shift = torch.repeat_interleave(offsets, n_edges)

@@ -5,17 +5,19 @@ intensity/colour, ``pos`` ``(column, row)`` in pixels.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
 
-from ._common import ImageTransform, finish_graph
+from ._common import graph_fields, to_data
 from .edges import grid_edges
 from .image import as_image
 
-__all__ = ["pixel_grid_graph", "PixelGridGraph"]
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["pixel_grid_graph", "pixel_grid_fields"]
 
 
 def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = False,
@@ -35,6 +37,13 @@ def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = Fals
         ``r * W + c`` is pixel (row r, column c). An interior node has
         ``connectivity`` neighbours; edges go both ways.
     """
+    return to_data(pixel_grid_fields(image, connectivity, position=position, edge_attr=edge_attr, y=y,
+                                     return_img=return_img))
+
+
+def pixel_grid_fields(image: Any, connectivity: int = 8, *, position: bool = False,
+                      edge_attr: Sequence[str] = (), y: Any = None, return_img: bool = False) -> dict:
+    """The graph of :func:`pixel_grid_graph` as a dict of its fields (what a conversion stores)."""
     img = as_image(image)
     h, w, c = img.shape
     rows, cols = np.divmod(np.arange(h * w), w)
@@ -42,10 +51,5 @@ def pixel_grid_graph(image: Any, connectivity: int = 8, *, position: bool = Fals
     x = torch.from_numpy(img.reshape(h * w, c).copy())
     if position:
         x = torch.cat([x, pos / torch.tensor([max(w - 1, 1), max(h - 1, 1)], dtype=torch.float32)], 1)
-    return finish_graph(img, x, pos, grid_edges(h, w, connectivity), edge_attr=edge_attr, y=y,
+    return graph_fields(img, x, pos, grid_edges(h, w, connectivity), edge_attr=edge_attr, y=y,
                         return_img=return_img)
-
-
-class PixelGridGraph(ImageTransform):
-    """Transform form of :func:`pixel_grid_graph` (image or ``Data`` with ``img`` in)."""
-    fn = staticmethod(pixel_grid_graph)

@@ -7,18 +7,20 @@ sides are not a multiple of ``p`` are zero-padded at the bottom/right.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
 
 from ..errors import GraphclsError
-from ._common import ImageTransform, finish_graph
+from ._common import graph_fields, to_data
 from .edges import grid_edges, knn_graph
 from .image import as_image
 
-__all__ = ["patch_graph", "PatchGraph"]
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["patch_graph", "patch_fields"]
 
 
 def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int = 8,
@@ -40,6 +42,14 @@ def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int 
         patch centres in pixels; ``x`` rows flatten each patch in (row, column,
         channel) order. Patch ``i * gw + j`` covers rows ``i*p .. i*p+p-1``.
     """
+    return to_data(patch_fields(image, patch_size, edges=edges, k=k, connectivity=connectivity, position=position,
+                                edge_attr=edge_attr, y=y, return_img=return_img))
+
+
+def patch_fields(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int = 8,
+                 connectivity: int = 8, position: bool = False, edge_attr: Sequence[str] = (),
+                 y: Any = None, return_img: bool = False) -> dict:
+    """The graph of :func:`patch_graph` as a dict of its fields (what a conversion stores)."""
     if not isinstance(patch_size, (int, np.integer)) or patch_size < 1:
         raise GraphclsError(f"patch_size must be a positive integer, got {patch_size!r}")
     img = as_image(image)
@@ -65,9 +75,4 @@ def patch_graph(image: Any, patch_size: int = 4, *, edges: str = "grid", k: int 
         raise GraphclsError(f"edges must be 'grid', 'knn' or 'none', got {edges!r}")
     if position:
         x = torch.cat([x, torch.from_numpy(np.stack([gj, gi], 1) / np.array([max(gw - 1, 1), max(gh - 1, 1)])).float()], 1)
-    return finish_graph(img, x, pos, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)
-
-
-class PatchGraph(ImageTransform):
-    """Transform form of :func:`patch_graph` (image or ``Data`` with ``img`` in)."""
-    fn = staticmethod(patch_graph)
+    return graph_fields(img, x, pos, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)

@@ -10,15 +10,17 @@ r"""Graphs over the samples of a minibatch.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.data import Data
 
 from ..errors import GraphclsError
 from .edges import knn_graph
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["label2edge", "edge_loss", "sample_graph", "cosine_similarity_matrix"]
 
@@ -180,4 +182,6 @@ def sample_graph(
     weight = sim[dst, src].clamp(min=0.0)
     if self_loops:
         weight = torch.where(dst == src, torch.ones_like(weight), weight)
+    from torch_geometric.data import Data
+
     return Data(x=features, edge_index=torch.stack([src, dst]), edge_weight=weight, num_nodes=b)

@@ -1,16 +1,22 @@
 """Collated graph storage: the ``(data, slices)`` layout of :class:`~torch_geometric.data.InMemoryDataset`.
 
 The batched builders return a whole batch in this layout (nothing per image);
-these helpers merge such blocks and split them back into ``Data`` objects.
+these helpers collate the fields of single graphs into it, merge such blocks
+and split them back into ``Data`` objects. Only the last needs PyG: a
+conversion collates, merges and stores without importing it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from torch_geometric.data import Data
 
 from ..errors import GraphclsError
 
-__all__ = ["merge_storage", "storage_to_list", "narrow_indices", "widen_indices"]
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["cat_dim", "collate_fields", "merge_storage", "storage_to_list", "narrow_indices", "widen_indices"]
 
 #: index fields a file may store narrower than int64 (local node indices, ``InMemoryDataset`` layout)
 INDEX_KEYS = ("edge_index",)
@@ -52,6 +58,34 @@ def widen_indices(data: dict) -> dict:
     return out
 
 
+def cat_dim(key: str) -> int:
+    """The dimension along which the values of field ``key`` of many graphs are concatenated:
+    ``-1`` for index fields (a name containing ``index``, or ``face``), else ``0``; the rule of
+    PyG's ``Data.__cat_dim__`` for dense tensors."""
+    return -1 if "index" in key or key == "face" else 0
+
+
+def collate_fields(graphs: list[dict]) -> tuple[dict, dict]:
+    """Collate graphs given as dicts of tensor fields (one dict per graph, the same keys in the same
+    order) into ``(data, slices)``, local indices kept: what PyG's ``collate(Data, data_list,
+    increment=False, add_batch=False)`` gives for the ``Data`` objects holding these fields, key
+    order, values and slice dtypes included."""
+    keys = list(graphs[0])
+    for g in graphs[1:]:
+        if list(g) != keys:
+            raise GraphclsError(f"graphs do not all have the same fields: {keys} vs {list(g)}")
+    data, slices = {}, {}
+    for key in keys:
+        values = [g[key] for g in graphs]
+        if values[0].dim() == 0:
+            values = [v.unsqueeze(0) for v in values]
+        dim = cat_dim(key)
+        sizes = torch.tensor([v.size(dim) for v in values])
+        slices[key] = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)])
+        data[key] = torch.cat(values, dim=dim)
+    return data, slices
+
+
 def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
     """Concatenate collated blocks (``InMemoryDataset`` layout, local indices, no index increments).
 
@@ -65,11 +99,10 @@ def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
             raise GraphclsError(f"graphs do not all have the same fields: {keys} vs {list(arrays)}")
     if len(blocks) == 1:
         return blocks[0]
-    probe = Data()
     data, slices = {}, {}
     for key in keys:
         first = blocks[0][0][key]
-        dim = (probe.__cat_dim__(key, first) or 0) % first.dim()
+        dim = cat_dim(key) % first.dim()
         try:
             data[key] = torch.cat([b[0][key] for b in blocks], dim=dim)
         except RuntimeError:
@@ -85,14 +118,15 @@ def merge_storage(blocks: list[tuple[dict, dict]]) -> tuple[dict, dict]:
 
 def storage_to_list(data: dict, slices: dict) -> list[Data]:
     """Split ``InMemoryDataset`` storage into one ``Data`` per graph."""
+    from torch_geometric.data import Data
+
     n = slices["x"].numel() - 1
     out = []
-    probe = Data()
     for i in range(n):
         d = Data()
         for key, v in data.items():
             s = slices[key]
-            dim = probe.__cat_dim__(key, v) % v.dim()
+            dim = cat_dim(key) % v.dim()
             d[key] = v.narrow(dim, int(s[i]), int(s[i + 1] - s[i]))
         out.append(d)
     return out

@@ -22,23 +22,25 @@ Default compactness (:func:`~pyg_graphcls.graphs.batched_slic.default_compactnes
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
 from ..errors import GraphclsError
-from ._common import ImageTransform, finish_graph, image_size_tensor
+from ._common import graph_fields, image_size_tensor, to_data
 from .batched_slic import _CHUNK, batched_slic, compiled_module, default_compactness, prepare_images
 from .edges import edge_features, knn_graph, region_adjacency
 from .features import check_features, region_features
 from .image import as_image
 from .storage import merge_storage, storage_to_list
 
-__all__ = ["superpixel_graph", "SuperpixelGraph", "superpixel_graphs", "slic_segments", "graph_from_segments",
-           "segment_features",
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+__all__ = ["superpixel_graph", "superpixel_fields", "superpixel_graphs", "slic_segments", "graph_from_segments",
+           "fields_from_segments", "segment_features",
            "segments_to_storage", "interior_points", "POSITIONS", "METHODS"]
 
 POSITIONS = ("centroid", "interior")
@@ -122,6 +124,16 @@ def graph_from_segments(img: np.ndarray, seg: np.ndarray, *, features: Sequence[
 
     The arguments are those of :func:`superpixel_graph`.
     """
+    return to_data(fields_from_segments(img, seg, features=features, edges=edges, k=k, undirected=undirected,
+                                        edge_attr=edge_attr, y=y, return_seg=return_seg, return_img=return_img,
+                                        node_pos=node_pos))
+
+
+def fields_from_segments(img: np.ndarray, seg: np.ndarray, *, features: Sequence[str] = ("mean", "centroid"),
+                         edges: str = "knn", k: int = 8, undirected: bool = False,
+                         edge_attr: Sequence[str] = ("distance",), y: Any = None,
+                         return_seg: bool = False, return_img: bool = False, node_pos: str = "centroid") -> dict:
+    """The graph of :func:`graph_from_segments` as a dict of its fields (what a conversion stores)."""
     if node_pos not in POSITIONS:
         raise GraphclsError(f"node_pos must be one of {POSITIONS}, got {node_pos!r}")
     n = int(seg.max()) + 1
@@ -141,10 +153,10 @@ def graph_from_segments(img: np.ndarray, seg: np.ndarray, *, features: Sequence[
         edge_index = torch.empty(2, 0, dtype=torch.long)
     else:
         raise GraphclsError(f"edges must be 'knn', 'rag' or 'none', got {edges!r}")
-    data = finish_graph(img, x_t, pos_t, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)
+    fields = graph_fields(img, x_t, pos_t, edge_index, edge_attr=edge_attr, y=y, return_img=return_img)
     if return_seg:
-        data.seg = torch.from_numpy(seg).view(1, *seg.shape)
-    return data
+        fields["seg"] = torch.from_numpy(seg).view(1, *seg.shape)
+    return fields
 
 
 def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[float] = None,
@@ -208,6 +220,19 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
     Returns:
         ``Data(x [n, F], pos [n, 2], edge_index [2, E], edge_attr [E, D], y, image_size [1, 2], seg?, img?)``
     """
+    return to_data(superpixel_fields(image, n_segments, compactness=compactness, features=features, edges=edges,
+                                     k=k, undirected=undirected, edge_attr=edge_attr, y=y, return_seg=return_seg,
+                                     return_img=return_img, slic_kwargs=slic_kwargs, method=method, merge=merge,
+                                     node_pos=node_pos))
+
+
+def superpixel_fields(image: Any, n_segments: int = 75, *, compactness: Optional[float] = None,
+                      features: Sequence[str] = ("mean", "centroid"), edges: str = "knn", k: int = 8,
+                      undirected: bool = False, edge_attr: Sequence[str] = ("distance",), y: Any = None,
+                      return_seg: bool = False, return_img: bool = False,
+                      slic_kwargs: Optional[dict] = None, method: str = "fast",
+                      merge: Optional[str] = None, node_pos: str = "centroid") -> dict:
+    """The graph of :func:`superpixel_graph` as a dict of its fields (what a conversion stores)."""
     img = as_image(image)
     if method not in METHODS:
         raise GraphclsError(f"method must be one of {METHODS}, got {method!r}")
@@ -226,22 +251,9 @@ def superpixel_graph(image: Any, n_segments: int = 75, *, compactness: Optional[
         seg = ward_merge(slic_segments(img, n_segments, compactness, **kw), img, regions)
     else:
         seg = slic_segments(img, n_segments, compactness, **(slic_kwargs or {}))
-    return graph_from_segments(img, seg, features=features, edges=edges, k=k, undirected=undirected,
-                               edge_attr=edge_attr, y=y, return_seg=return_seg, return_img=return_img,
-                               node_pos=node_pos)
-
-
-class SuperpixelGraph(ImageTransform):
-    r"""Transform form of :func:`superpixel_graph`.
-
-    Takes an image (tensor/array) or a ``Data`` holding ``img [1, C, H, W]`` or
-    ``[C, H, W]`` (its ``y`` is kept), and returns the superpixel graph. All
-    keyword arguments go to :func:`superpixel_graph`.
-    """
-    fn = staticmethod(superpixel_graph)
-
-    def __init__(self, n_segments: int = 75, **kwargs: Any) -> None:
-        super().__init__(n_segments=n_segments, **kwargs)
+    return fields_from_segments(img, seg, features=features, edges=edges, k=k, undirected=undirected,
+                                edge_attr=edge_attr, y=y, return_seg=return_seg, return_img=return_img,
+                                node_pos=node_pos)
 
 
 def segments_to_storage(images: Any, labels: Tensor, counts: Optional[Tensor] = None, y: Any = None, *,

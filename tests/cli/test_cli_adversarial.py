@@ -238,8 +238,8 @@ def test_two_image_folder_converts(paths):
 
 def test_single_graph_chunk_converts(paths, monkeypatch):
     """A chunk that holds exactly one graph (``convert --limit 257`` with chunks of 256)."""
-    from pyg_graphcls.datasets import graph_dataset as gd
-    monkeypatch.setattr(gd, "_CHUNK", 4)
+    from pyg_graphcls.datasets import conversion
+    monkeypatch.setattr(conversion, "_CHUNK", 4)
     rc, out, err = _run(["convert", "--dataset", f"idx:{paths['tiny']}", "--limit", "5", "--workers", "1",
                          "--quiet", "--n-segments", "12"])
     assert rc == 0, err

@@ -154,3 +154,46 @@ def test_convert_program_ends_after_flushing_and_leaves_a_loadable_cache(tmp_pat
     bad = subprocess.run([sys.executable, "-m", "pyg_graphcls", "convert", "--dataset", str(tmp_path / "none"),
                           "--out", str(tmp_path / "d"), "--quiet"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("graphcls: error:")
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("pyg_lib") is not None,
+                    reason="pyg-lib is installed: the kNN of every builder runs through PyG")
+def test_convert_never_imports_pyg(tmp_path, tiny_idx):
+    """``graphcls convert`` (superpixels batched and image by image, grid, patches; IDX data and a folder of
+    images of two sizes) runs without importing torch_geometric, whose import took ~2 s of every conversion;
+    what it writes is the cache that load_dataset (PyG's InMemoryDataset) then reads."""
+    import os
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    import pyg_graphcls
+    from pyg_graphcls.cli import build_parser, graph_kwargs_from_args
+    from pyg_graphcls.datasets import ImageGraphDataset, load_dataset
+
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        (folder / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        side = (20, 26)[i % 2]  # two sizes: converted image by image
+        Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(folder / f"c{i % 2}" / f"{i}.png")
+    out = tmp_path / "c"
+    runs = [["--dataset", f"idx:{tiny_idx}"], ["--dataset", f"idx:{tiny_idx}", "--graph", "grid"],
+            ["--dataset", f"idx:{tiny_idx}", "--graph", "patches", "--edges", "knn"],
+            ["--dataset", f"folder:{folder}", "--n-segments", "10"]]
+    script = ("import sys, json\nfrom pyg_graphcls.cli import main\n"
+              f"codes = [main(['convert', *argv, '--out', {str(out)!r}, '--quiet', '--workers', '2']) for argv in {runs!r}]\n"
+              "print(json.dumps([codes, 'torch_geometric' in sys.modules]))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(pyg_graphcls.__file__).parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    codes, imported = json.loads(r.stdout.strip().splitlines()[-1])
+    assert codes == [0] * len(runs) and imported is False, r.stdout
+    for argv in runs:  # the caches are the ones the PyG data sets read
+        args = build_parser().parse_args(["convert", *argv])
+        splits = load_dataset(args.dataset, args.graph, graph_kwargs_from_args(args), root=out, workers=1,
+                              progress=False, strict=args.dataset.startswith("idx"))
+        assert isinstance(splits.train, ImageGraphDataset) and not splits.train.converted and not splits.test.converted
+        assert splits.train[0].edge_index.dtype == torch.long

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pyg_graphcls.datasets import ImageGraphDataset, class_warnings, load_dataset, scan_image_folder, write_idx
-from pyg_graphcls.datasets import graph_dataset as gd
+from pyg_graphcls.datasets import conversion
 from pyg_graphcls.errors import GraphclsError, UnsafeFileError
 from pyg_graphcls.io import load_tensors, save_tensors
 
@@ -24,7 +24,7 @@ def _same(a, b):
 def test_a_chunk_of_one_graph(tmp_path, digits, monkeypatch):
     x, y = digits
     ref = ImageGraphDataset(tmp_path / "ref", x[:5], y[:5], **KW)
-    monkeypatch.setattr(gd, "_CHUNK", 4)  # chunks of 4 + 1
+    monkeypatch.setattr(conversion, "_CHUNK", 4)  # chunks of 4 + 1
     ds = ImageGraphDataset(tmp_path / "c", x[:5], y[:5], **KW)
     assert len(ds) == 5
     _same(ds, ref)
@@ -34,11 +34,11 @@ def test_a_chunk_of_one_graph(tmp_path, digits, monkeypatch):
 
 def test_zero_byte_chunk_is_converted_again(tmp_path, digits, monkeypatch):
     x, y = digits
-    monkeypatch.setattr(gd, "_CHUNK", 8)
+    monkeypatch.setattr(conversion, "_CHUNK", 8)
     ref = ImageGraphDataset(tmp_path / "ref", x[:20], y[:20], **KW)
-    key = gd.cache_key(x[:20], y[:20], "grid")
+    key = conversion.cache_key(x[:20], y[:20], "grid")
     partial = tmp_path / "t" / "dataset" / f"grid-{key}.partial"
-    gd.convert_images(x[:20], y[:20], "grid", partial_dir=partial, shard="0/3", workers=1, progress=False)
+    conversion.convert_images(x[:20], y[:20], "grid", partial_dir=partial, shard="0/3", workers=1, progress=False)
     (partial / "chunk-000001.pt").write_bytes(b"")            # left by an interrupted conversion
     (partial / "chunk-000002.pt").write_bytes(os.urandom(64))  # garbage under a final name
     ds = ImageGraphDataset(tmp_path / "t", x[:20], y[:20], **KW)
@@ -90,11 +90,11 @@ def test_load_tensors_says_what_is_wrong(tmp_path, data, msg):
 
 def test_strictness_and_class_names_are_in_the_cache_key(digits):
     x, y = digits
-    keys = {gd.cache_key(x, y, "grid"), gd.cache_key(x, y, "grid", strict=False),
-            gd.cache_key(x, y, "grid", class_names=list("abcdefghij")),
-            gd.cache_key(x, y, "grid", class_names=list("abcdefghiJ"))}
+    keys = {conversion.cache_key(x, y, "grid"), conversion.cache_key(x, y, "grid", strict=False),
+            conversion.cache_key(x, y, "grid", class_names=list("abcdefghij")),
+            conversion.cache_key(x, y, "grid", class_names=list("abcdefghiJ"))}
     assert len(keys) == 4
-    assert gd.cache_key(x, y, "grid") == gd.cache_key(x, y, "grid", strict=True, class_names=None)
+    assert conversion.cache_key(x, y, "grid") == conversion.cache_key(x, y, "grid", strict=True, class_names=None)
 
 
 def test_strict_after_no_strict_fails(tmp_path):

@@ -121,6 +121,20 @@ def test_knn_batched_stays_inside_graphs():
     assert as_list(ei) == expect
 
 
+def test_padded_layout_is_pygs_to_dense_batch():
+    """knn_graph pads the graphs of a batch itself (no PyG import on the conversion path): the layout of
+    PyG's to_dense_batch, a graph without nodes in the middle included."""
+    from torch_geometric.utils import to_dense_batch
+
+    from pyg_graphcls.graphs.edges import _pad_graphs
+    x = torch.rand(12, 3, generator=torch.Generator().manual_seed(1))
+    for batch in ([0] * 5 + [1] * 3 + [3] * 4, [0] * 12, [2] * 2 + [3] * 10):
+        batch = torch.tensor(batch)
+        dense, counts = _pad_graphs(x, batch)
+        want, mask = to_dense_batch(x, batch)
+        assert torch.equal(dense, want) and torch.equal(counts, mask.sum(1))
+
+
 def test_knn_uses_a_compiled_library_when_importable(monkeypatch):
     """With pyg-lib/torch-cluster importable, knn_graph hands the call over; use_compiled=False keeps the
     fallback; use_compiled=True without a library is an error."""

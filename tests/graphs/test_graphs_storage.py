@@ -49,3 +49,35 @@ def test_cache_file_holds_narrow_indices_and_loads_int64(tmp_path, digits):
     again = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
     assert not again.converted and again[0].edge_index.dtype == torch.long
     assert torch.equal(again._data.edge_index, ds._data.edge_index)
+
+
+def test_collate_fields_is_pygs_collate():
+    """Conversions collate single graphs without PyG: the same keys in the same order, values, dtypes and
+    slices as PyG's collate of the Data objects (index fields along the last dimension, 0-d values
+    stacked)."""
+    from torch_geometric.data import Data
+    from torch_geometric.data.collate import collate
+
+    from pyg_graphcls.graphs.storage import collate_fields
+    g = torch.Generator().manual_seed(0)
+    graphs = []
+    for n, e in ((3, 4), (5, 0), (1, 2)):
+        graphs.append({"x": torch.rand(n, 2, generator=g), "edge_index": torch.randint(0, n, (2, e), generator=g),
+                       "pos": torch.rand(n, 2, generator=g), "y": torch.tensor([n]), "image_size": torch.tensor([[4, 5]]),
+                       "face": torch.zeros(3, n, dtype=torch.long), "weight": torch.tensor(float(n)),
+                       "seg": torch.zeros(1, 4, 5, dtype=torch.long)})
+    data, slices = collate_fields(graphs)
+    pyg_list = []
+    for f in graphs:
+        d = Data()
+        for k, v in f.items():
+            d[k] = v
+        pyg_list.append(d)
+    ref, ref_slices, _ = collate(Data, pyg_list, increment=False, add_batch=False)
+    ref = ref.to_dict()
+    assert list(data) == list(ref) and list(slices) == list(ref_slices)
+    for k in ref:
+        assert data[k].dtype == ref[k].dtype and torch.equal(data[k], ref[k]), k
+        assert slices[k].dtype == ref_slices[k].dtype and torch.equal(slices[k], ref_slices[k]), k
+    with pytest.raises(GraphclsError, match="same fields"):
+        collate_fields([graphs[0], {"x": graphs[1]["x"]}])

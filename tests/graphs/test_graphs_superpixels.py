@@ -256,6 +256,30 @@ def test_transforms_match_functions(digits):
     assert "n_segments=50" in repr(SuperpixelGraph(n_segments=50))
 
 
+def test_fields_are_the_graphs_without_data(digits):
+    """build_fields (what a conversion stores, no PyG) holds the graph of build_graph, in the order of its
+    Data's attributes (the order of a cache's fields); each *_fields function takes its builder's arguments."""
+    import inspect
+
+    from pyg_graphcls.graphs import build_fields, build_graph
+    from pyg_graphcls.graphs import grid, patches, superpixels
+    img = digits[0][5]
+    for kind, kw in (("superpixels", dict(n_segments=30, return_seg=True, return_img=True, edge_attr=EDGE_ATTR)),
+                     ("superpixels", dict(method="skimage", edges="rag", node_pos="interior")),
+                     ("grid", dict(position=True, edge_attr=("distance",))),
+                     ("patches", dict(patch_size=7, edges="knn", return_img=True))):
+        fields, data = build_fields(kind, img, y=3, **kw), build_graph(kind, img, y=3, **kw)
+        assert isinstance(fields, dict) and list(fields) == list(data.to_dict()), kind
+        assert list(fields)[:3] == ["x", "edge_index", "pos"]
+        assert all(torch.equal(v, data[k]) for k, v in fields.items()), kind
+    for graph_fn, fields_fn in ((superpixels.superpixel_graph, superpixels.superpixel_fields),
+                                (superpixels.graph_from_segments, superpixels.fields_from_segments),
+                                (grid.pixel_grid_graph, grid.pixel_grid_fields),
+                                (patches.patch_graph, patches.patch_fields)):
+        assert list(inspect.signature(graph_fn).parameters.values()) == \
+            list(inspect.signature(fields_fn).parameters.values()), graph_fn.__name__
+
+
 @settings(max_examples=25, deadline=None)
 @given(h=st.integers(1, 24), w=st.integers(1, 24), c=st.sampled_from([1, 3]), n=st.integers(1, 60),
        k=st.integers(0, 9), seed=st.integers(0, 10_000), const=st.booleans())

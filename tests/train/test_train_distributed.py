@@ -10,6 +10,7 @@ import torch
 
 from pyg_graphcls.cli import main
 from pyg_graphcls.datasets import ImageGraphDataset
+from pyg_graphcls.datasets import conversion
 from pyg_graphcls.datasets import graph_dataset as gd
 from pyg_graphcls.train.distributed import GlobalBatchSampler
 
@@ -59,7 +60,7 @@ def test_torchrun_two_processes_match_one(tmp_path, tiny_idx, monkeypatch):
 
 
 def test_sharded_conversion_merges_to_the_single_run_cache(tmp_path, tiny_idx, monkeypatch, capsys):
-    monkeypatch.setattr(gd, "_CHUNK", 4)
+    monkeypatch.setattr(conversion, "_CHUNK", 4)
     base = ["convert", "--dataset", f"idx:{tiny_idx}", "--graph", "patches", "--workers", "1", "--quiet"]
     sh = base + ["--out", str(tmp_path / "sharded")]
     assert main(sh + ["--shard", "0/3"]) == 0
@@ -84,7 +85,7 @@ def test_sharded_conversion_merges_to_the_single_run_cache(tmp_path, tiny_idx, m
 
 
 def test_shard_api(tmp_path, digits, monkeypatch):
-    monkeypatch.setattr(gd, "_CHUNK", 16)
+    monkeypatch.setattr(conversion, "_CHUNK", 16)
     x, y = digits
     out = [gd.convert_shard(tmp_path, x, y, shard=f"{i}/2", graph="grid", name="t", workers=1, progress=False)
            for i in range(2)]

@@ -14,7 +14,7 @@ import torch
 
 from pyg_graphcls.cli import main
 from pyg_graphcls.datasets import ImageGraphDataset
-from pyg_graphcls.datasets import graph_dataset as gd
+from pyg_graphcls.datasets import conversion
 
 
 def _kill_when(proc, ready, timeout=60.0):
@@ -43,16 +43,17 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
     np.save(tmp_path / "y.npy", y)
     script = textwrap.dedent(f"""
         import time, numpy as np
-        from pyg_graphcls.datasets import graph_dataset as gd
-        gd._CHUNK = 4
-        build = gd.build_graph
+        from pyg_graphcls.datasets import conversion
+        from pyg_graphcls.datasets.graph_dataset import ImageGraphDataset
+        conversion._CHUNK = 4
+        build = conversion.build_fields
         def slow(*a, **k):
             time.sleep(0.04)  # ~0.16 s a chunk: time to kill it part-way
             return build(*a, **k)
-        gd.build_graph = slow
-        gd.ImageGraphDataset({str(tmp_path / 'killed')!r}, np.load({str(tmp_path / 'x.npy')!r}),
+        conversion.build_fields = slow
+        ImageGraphDataset({str(tmp_path / 'killed')!r}, np.load({str(tmp_path / 'x.npy')!r}),
                              np.load({str(tmp_path / 'y.npy')!r}), name="t", workers=1, progress=False,
-                             graph_kwargs={{"method": "skimage"}})  # image by image: build_graph per image
+                             graph_kwargs={{"method": "skimage"}})  # image by image: build_fields per image
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -62,16 +63,16 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
     done = len(chunks())
     assert 2 <= done < 10 and not list(part.glob("*.pt")), "killed before the end: no cache yet"
 
-    monkeypatch.setattr(gd, "_CHUNK", 4)
+    monkeypatch.setattr(conversion, "_CHUNK", 4)
     calls = []
-    build = gd.build_graph
-    monkeypatch.setattr(gd, "build_graph", lambda *a, **k: calls.append(1) or build(*a, **k))
+    build = conversion.build_fields
+    monkeypatch.setattr(conversion, "build_fields", lambda *a, **k: calls.append(1) or build(*a, **k))
     resumed = ImageGraphDataset(tmp_path / "killed", x, y, name="t", workers=1, progress=False,
                                 graph_kwargs={"method": "skimage"})
     assert resumed.converted and len(calls) == 40 - 4 * done  # only the missing chunks were converted
     assert not list(part.glob("*.partial")), "the partial folder is removed after the merge"
-    monkeypatch.setattr(gd, "build_graph", build)
-    monkeypatch.setattr(gd, "_CHUNK", 256)
+    monkeypatch.setattr(conversion, "build_fields", build)
+    monkeypatch.setattr(conversion, "_CHUNK", 256)
     fresh = ImageGraphDataset(tmp_path / "fresh", x, y, name="t", workers=1, progress=False,
                               graph_kwargs={"method": "skimage"})
     assert sorted(resumed._data.keys()) == sorted(fresh._data.keys())
@@ -82,10 +83,10 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
 
 def test_half_written_chunk_is_not_read(tmp_path, digits, monkeypatch):
     x, y = digits
-    monkeypatch.setattr(gd, "_CHUNK", 8)
-    key = gd.cache_key(x, y, "grid")
+    monkeypatch.setattr(conversion, "_CHUNK", 8)
+    key = conversion.cache_key(x, y, "grid")
     partial = tmp_path / "t" / f"grid-{key}.partial"
-    gd.convert_images(x, y, "grid", partial_dir=partial, shard="0/5", workers=1, progress=False)
+    conversion.convert_images(x, y, "grid", partial_dir=partial, shard="0/5", workers=1, progress=False)
     good = partial / "chunk-000000.pt"
     (partial / "chunk-000001.pt").write_bytes(good.read_bytes()[:100])  # truncated file under a final name
     (partial / "chunk-000002.pt").write_bytes(good.read_bytes())        # a valid file for the wrong chunk

@@ -474,9 +474,17 @@ class GraphCache:
 
     def __init__(self, cache_path: Path, data: dict, slices: dict, meta: dict, *, converted: bool, graph: str,
                  graph_kwargs: dict) -> None:
-        self.cache_path, self.data, self.slices, self.meta = cache_path, data, slices, meta
+        # the fields as the file stores them (edge_index narrow); `data` widens them on first use: a
+        # conversion that only reports counts never needs the int64 copy
+        self.cache_path, self._stored, self._data, self.slices, self.meta = cache_path, data, None, slices, meta
         self.converted, self.graph, self.graph_kwargs = converted, graph, graph_kwargs
         self.failures = [tuple(f) for f in meta.get("failures", [])]
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data, self._stored = widen_indices(self._stored), None
+        return self._data
 
     def __len__(self) -> int:
         return int(next(iter(self.slices.values())).numel()) - 1
@@ -484,7 +492,7 @@ class GraphCache:
     @property
     def num_node_features(self) -> int:
         """Columns of ``x`` (``InMemoryDataset.num_node_features``)."""
-        x = self.data.get("x")
+        x = (self._data if self._data is not None else self._stored).get("x")
         return 0 if x is None else 1 if x.dim() == 1 else int(x.size(-1))
 
     @property
@@ -547,14 +555,16 @@ def _convert_to_cache(path: Path, images, labels, graph, graph_kwargs, class_nam
             "class_names": list(class_names) if class_names is not None else
             [str(i) for i in range(num_classes)],
             "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-    save_tensors((narrow_indices(data_dict), slices, meta), path)  # edge_index as uint8/int16/int32
+    data_dict = narrow_indices(data_dict)  # edge_index as uint8/int16/int32 (already, from convert_images)
+    save_tensors((data_dict, slices, meta), path)
     shutil.rmtree(partial, ignore_errors=True)
-    return widen_indices(data_dict), slices, meta
+    return data_dict, slices, meta
 
 
 def _read_cache(path: Path):
-    """The cache's ``(data_dict, slices, meta)``; ``None`` when the file is damaged (empty, cut
-    short: converted again). A file that would run code, or one of another format, raises."""
+    """The cache's ``(data_dict, slices, meta)``, ``edge_index`` as stored; ``None`` when the file is
+    damaged (empty, cut short: converted again). A file that would run code, or one of another
+    format, raises."""
     try:
         out = load_tensors(path)
     except UnsafeFileError:
@@ -564,4 +574,4 @@ def _read_cache(path: Path):
     if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)
             and out[2].get("version") == FORMAT_VERSION):
         raise GraphclsError(f"{path} is not a pyg_graphcls graph cache (delete it to convert again)")
-    return widen_indices(out[0]), out[1], out[2]
+    return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -28,7 +29,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..errors import GraphclsError
-from .conversion import GraphCache, cached_graphs, convert_images, default_root
+from .conversion import CacheWriter, GraphCache, cached_graphs, convert_images, default_root
 from .folder import read_image, scan_image_folder
 from .idx import load_idx_dir, read_idx, write_idx
 
@@ -262,7 +263,9 @@ def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwar
         return load_dataset(spec, graph, graph_kwargs, root=root, workers=workers, progress=progress, strict=strict,
                             seed=seed, limit=limit, force=force)
     root = Path(root) if root is not None else default_root()
-    return _image_splits(cached_graphs, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit, force)
+    with CacheWriter() as writer:  # the train cache is written while the test split converts
+        return _image_splits(partial(cached_graphs, writer=writer), spec, graph, graph_kwargs, root, workers,
+                             progress, strict, seed, limit, force)
 
 
 def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[dict], root: Path,

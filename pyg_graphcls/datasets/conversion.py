@@ -37,9 +37,9 @@ import json
 import os
 import shutil
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from ..graphs.image import image_channels, match_channels
 from ..io import load_tensors, read_json, save_tensors, write_json
 from .folder import image_file_channels, read_image
 
-__all__ = ["GraphCache", "cached_graphs", "convert_images", "convert_shard", "cache_key", "conversion_lock",
+__all__ = ["CacheWriter", "GraphCache", "cached_graphs", "convert_images", "convert_shard", "cache_key", "conversion_lock",
            "default_root", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 3  # 2: graphs carry image_size [1, 2]; 3: superpixels default to the connected batched SLIC
@@ -503,15 +503,45 @@ class GraphCache:
         return f"{self.__class__.__name__}({len(self)}, graph={self.graph}, cache_path={str(self.cache_path)!r})"
 
 
+class CacheWriter:
+    """Writes finished caches on one background thread: the next data set (a test split) converts
+    while the last one's file is written. Used as a context manager; leaving it waits for every
+    write and raises the first error. Each cache's conversion lock is held until its file is written.
+    (Writing the 60,000-image Fashion-MNIST train cache is ~1 s of a ~8 s ``graphcls convert`` on
+    two cores, and the 10,000 test images convert in about that time.)"""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cache-writer")
+        self._futures: list = []
+
+    def submit(self, write: Callable[[], None], release: ExitStack) -> None:
+        def job():
+            with release:  # the lock goes when the file is written, or failed to be
+                write()
+        self._futures.append(self._pool.submit(job))
+
+    def __enter__(self) -> "CacheWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True)
+        for f in self._futures:
+            f.result()
+
+
 def cached_graphs(root: str | os.PathLike, images: Any, labels: Any, *, graph: str = "superpixels",
                   graph_kwargs: Optional[dict] = None, name: str = "dataset",
                   class_names: Optional[Sequence[str]] = None, workers: Optional[int] = None,
-                  progress: bool = True, strict: bool = True, force: bool = False) -> GraphCache:
+                  progress: bool = True, strict: bool = True, force: bool = False,
+                  writer: Optional[CacheWriter] = None) -> GraphCache:
     """The graphs of ``images``: read from their cache under ``root/name``, or converted and cached.
 
     The arguments are those of :class:`~pyg_graphcls.datasets.graph_dataset.ImageGraphDataset`
     (without ``transform``), which calls this. Two processes asking for the same cache convert
-    it once (:func:`conversion_lock`)."""
+    it once (:func:`conversion_lock`). With ``writer`` (a :class:`CacheWriter`) a converted cache
+    is written in the background: the file exists once the writer's block is left."""
     labels = _check_labels(labels, name, class_names)
     if len(images) != len(labels):
         raise GraphclsError(f"{name}: {len(images)} images but {len(labels)} labels")
@@ -523,20 +553,26 @@ def cached_graphs(root: str | os.PathLike, images: Any, labels: Any, *, graph: s
     converted = False
     stored = _read_cache(path) if path.is_file() and not force else None
     if stored is None:
-        with conversion_lock(path):
+        with ExitStack() as lock:
+            lock.enter_context(conversion_lock(path))
             if path.is_file() and not force:  # another process converted it meanwhile
                 stored = _read_cache(path)
             if stored is None:
-                stored = _convert_to_cache(path, images, labels, graph, graph_kwargs, class_names, workers,
-                                           progress, strict, force, name)
+                stored, write = _convert_to_cache(path, images, labels, graph, graph_kwargs, class_names, workers,
+                                                  progress, strict, force, name)
                 converted = True
+                if writer is None:
+                    write()
+                else:
+                    writer.submit(write, lock.pop_all())
     data, slices, meta = stored
     return GraphCache(path, data, slices, meta, converted=converted, graph=graph, graph_kwargs=graph_kwargs)
 
 
 def _convert_to_cache(path: Path, images, labels, graph, graph_kwargs, class_names, workers, progress, strict,
                       force, name):
-    """Convert, write the cache atomically, remove the partial folder; ``(data_dict, slices, meta)``."""
+    """Convert; ``((data_dict, slices, meta), write)``, ``write()`` writing the cache atomically and
+    removing the partial folder."""
     partial = path.with_suffix(".partial")
     if force:
         shutil.rmtree(partial, ignore_errors=True)
@@ -556,9 +592,12 @@ def _convert_to_cache(path: Path, images, labels, graph, graph_kwargs, class_nam
             [str(i) for i in range(num_classes)],
             "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
     data_dict = narrow_indices(data_dict)  # edge_index as uint8/int16/int32 (already, from convert_images)
-    save_tensors((data_dict, slices, meta), path)
-    shutil.rmtree(partial, ignore_errors=True)
-    return data_dict, slices, meta
+
+    def write() -> None:
+        save_tensors((data_dict, slices, meta), path)
+        shutil.rmtree(partial, ignore_errors=True)
+
+    return (data_dict, slices, meta), write
 
 
 def _read_cache(path: Path):

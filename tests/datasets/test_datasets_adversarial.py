@@ -57,6 +57,31 @@ def test_zero_byte_or_cut_cache_is_converted_again(tmp_path, digits):
         _same(again, ds)
 
 
+def test_background_writes_give_the_same_caches_and_report_failures(tmp_path, digits, monkeypatch):
+    x, y = digits
+    ref = conversion.cached_graphs(tmp_path / "ref", x[:6], y[:6], **KW)
+    with conversion.CacheWriter() as writer:
+        a = conversion.cached_graphs(tmp_path / "bg", x[:6], y[:6], writer=writer, **KW)
+        b = conversion.cached_graphs(tmp_path / "bg", x[6:9], y[6:9], name="other", writer=writer, **KW)
+    assert a.converted and b.converted and a.cache_path.is_file() and b.cache_path.is_file()
+    assert not a.cache_path.with_suffix(".partial").exists()
+    again = conversion.cached_graphs(tmp_path / "bg", x[:6], y[:6], **KW)
+    assert not again.converted
+    assert again.data.keys() == ref.data.keys() and all(torch.equal(again.data[k], ref.data[k]) for k in ref.data)
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(conversion, "save_tensors", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        with conversion.CacheWriter() as writer:
+            failed = conversion.cached_graphs(tmp_path / "full", x[:6], y[:6], writer=writer, **KW)
+    assert not failed.cache_path.exists()
+    import fcntl  # the conversion lock was let go: another process could convert now
+    with open(failed.cache_path.with_suffix(".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def test_a_cache_that_would_run_code_is_refused_not_replaced(tmp_path, digits):
     x, y = digits
     ds = ImageGraphDataset(tmp_path, x[:4], y[:4], **KW)

@@ -82,68 +82,151 @@ constexpr int64_t LANES = 8;
 
 static inline f8 load8(const float* p) { f8 v; std::memcpy(&v, p, sizeof v); return v; }
 
-// One image: SLIC rounds over the 9 candidate cells of each pixel (off-grid candidates were
-// replaced by the home cell in Python, so they never change the result). Features are planar
-// (f[d * P + p]) and pixels are taken in runs along a row that share a home cell, hence the same
-// 9 candidates; a run goes in blocks of 8 pixels (the last one padded with the run's last pixel),
-// each scored against the candidates in cell order, first minimum wins. y is the same for the
-// whole run, so its term is computed once per candidate; each distance sums colour, y, x in the
-// tensor path's order (the same float operations as the per-pixel loop: the same labels).
+// One assignment round of the large-cell path: each pixel takes the nearest of its 9 candidate
+// centres (off-grid candidates were replaced by the home cell in Python, so they never change the
+// result). Features are planar (f[d * P + p]) and pixels are taken in runs along a row that share
+// a home cell, hence the same 9 candidates; a run goes in blocks of 8 pixels (the last one padded
+// with the run's last pixel), each scored against the candidates in cell order, first minimum
+// wins. y is the same for the whole run, so its term is computed once per candidate; each
+// distance sums colour, y, x in the tensor path's order. Returns whether a label changed.
+template <int DT, typename LT>
+static bool assign_runs(const float* f, int64_t P, int64_t W, int64_t Drt, const int64_t* C, const float* ctr,
+                        LT* lab) {
+  const int64_t D = DT > 0 ? DT : Drt;
+  const int64_t DC = D - 2;  // colour planes; then y/S and x/S
+  constexpr int64_t DM = DT > 0 ? DT : 16;
+  bool changed = false;
+  for (int64_t p = 0; p < P;) {
+    int64_t q = p + 1;
+    const int64_t row_end = (p / W + 1) * W;
+    while (q < row_end && C[q * 9 + 4] == C[p * 9 + 4]) ++q;
+    // the run's distinct candidates in cell order (an off-grid cell repeats the home cell: only
+    // its first occurrence can win, so the later ones are dropped)
+    int32_t ks[9];
+    int nk = 0;
+    for (int j = 0; j < 9; ++j) {
+      const int32_t k = (int32_t)C[p * 9 + j];
+      bool seen = false;
+      for (int i = 0; i < nk; ++i) seen |= ks[i] == k;
+      if (!seen) ks[nk++] = k;
+    }
+    const float gy = f[(D - 2) * P + p];
+    float tyy[9];
+    for (int i = 0; i < nk; ++i) { const float ty = gy - ctr[ks[i] * D + D - 2]; tyy[i] = ty * ty; }
+    for (int64_t x0 = p; x0 < q; x0 += LANES) {
+      const int64_t nl = std::min(LANES, q - x0);
+      f8 fv[DM - 1];  // colour planes, then x
+      for (int64_t d = 0; d <= DC; ++d) {
+        const float* src = f + (d < DC ? d : D - 1) * P + x0;
+        if (nl == LANES) fv[d] = load8(src);
+        else { float t[LANES]; for (int64_t x = 0; x < LANES; ++x) t[x] = src[std::min(x, nl - 1)]; fv[d] = load8(t); }
+      }
+      f8 best = f8{} + std::numeric_limits<float>::infinity();
+      i8 arg = i8{} + ks[0];
+      for (int i = 0; i < nk; ++i) {
+        const float* c = ctr + ks[i] * D;
+        f8 s = {};
+        for (int64_t d = 0; d < DC; ++d) { const f8 t = fv[d] - c[d]; s += t * t; }
+        s += tyy[i];
+        const f8 tx = fv[DC] - c[D - 1];
+        s += tx * tx;
+        const i8 m = s < best;
+        best = m ? s : best;
+        arg = m ? i8{} + ks[i] : arg;
+      }
+      for (int64_t x = 0; x < nl; ++x) { changed |= lab[x0 + x] != (LT)arg[x]; lab[x0 + x] = (LT)arg[x]; }
+    }
+    p = q;
+  }
+  return changed;
+}
+
+// One image: SLIC rounds at full resolution (assignments and centre updates, max_iter + 1
+// assignments at most).
 template <int DT>
 static void slic_one(const float* f, int64_t P, int64_t W, int64_t Drt, const int64_t* C, const int64_t* I,
                      int64_t K, int64_t max_iter, int64_t* lab, float* ctr, double* sums, int64_t* cnt) {
   const int64_t D = DT > 0 ? DT : Drt;
-  const int64_t DC = D - 2;  // colour planes; then y/S and x/S
-  constexpr int64_t DM = DT > 0 ? DT : 16;
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
   for (int64_t it = 0; it <= max_iter; ++it) {
-    bool changed = it == 0;
-    for (int64_t p = 0; p < P;) {
-      int64_t q = p + 1;
-      const int64_t row_end = (p / W + 1) * W;
-      while (q < row_end && C[q * 9 + 4] == C[p * 9 + 4]) ++q;
-      // the run's distinct candidates in cell order (an off-grid cell repeats the home cell: only
-      // its first occurrence can win, so the later ones are dropped)
-      int32_t ks[9];
-      int nk = 0;
-      for (int j = 0; j < 9; ++j) {
-        const int32_t k = (int32_t)C[p * 9 + j];
-        bool seen = false;
-        for (int i = 0; i < nk; ++i) seen |= ks[i] == k;
-        if (!seen) ks[nk++] = k;
-      }
-      const float gy = f[(D - 2) * P + p];
-      float tyy[9];
-      for (int i = 0; i < nk; ++i) { const float ty = gy - ctr[ks[i] * D + D - 2]; tyy[i] = ty * ty; }
-      for (int64_t x0 = p; x0 < q; x0 += LANES) {
-        const int64_t nl = std::min(LANES, q - x0);
-        f8 fv[DM - 1];  // colour planes, then x
-        for (int64_t d = 0; d <= DC; ++d) {
-          const float* src = f + (d < DC ? d : D - 1) * P + x0;
-          if (nl == LANES) fv[d] = load8(src);
-          else { float t[LANES]; for (int64_t x = 0; x < LANES; ++x) t[x] = src[std::min(x, nl - 1)]; fv[d] = load8(t); }
-        }
-        f8 best = f8{} + std::numeric_limits<float>::infinity();
-        i8 arg = i8{} + ks[0];
-        for (int i = 0; i < nk; ++i) {
-          const float* c = ctr + ks[i] * D;
-          f8 s = {};
-          for (int64_t d = 0; d < DC; ++d) { const f8 t = fv[d] - c[d]; s += t * t; }
-          s += tyy[i];
-          const f8 tx = fv[DC] - c[D - 1];
-          s += tx * tx;
-          const i8 m = s < best;
-          best = m ? s : best;
-          arg = m ? i8{} + ks[i] : arg;
-        }
-        for (int64_t x = 0; x < nl; ++x) { changed |= lab[x0 + x] != arg[x]; lab[x0 + x] = arg[x]; }
-      }
-      p = q;
-    }
+    const bool changed = assign_runs<DT>(f, P, W, D, C, ctr, lab) || it == 0;
     if (it == max_iter || !changed) break;  // unchanged labels: the same centres, the same labels for ever
     update_centres(f, P, W, D, lab, K, ctr, sums, cnt);
   }
+}
+
+// Coarse to fine: the half-resolution planes of an image, each value the mean of a 2x2 block of
+// pixels, ((top-left + top-right) + (bottom-left + bottom-right)) * 0.25 (an odd last row or column
+// repeats its pixels), as batched_slic._half_planes computes it.
+static void half_planes(const float* f, int64_t H, int64_t W, int64_t D, float* out) {
+  const int64_t P = H * W, Hh = (H + 1) / 2, Wh = (W + 1) / 2, Ph = Hh * Wh;
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t i = 0; i < Hh; ++i) {
+      const float* r0 = f + d * P + 2 * i * W;
+      const float* r1 = f + d * P + std::min(2 * i + 1, H - 1) * W;
+      float* o = out + d * Ph + i * Wh;
+      for (int64_t j = 0; j < Wh; ++j) {
+        const int64_t x0 = 2 * j, x1 = std::min(2 * j + 1, W - 1);
+        o[j] = ((r0[x0] + r0[x1]) + (r1[x0] + r1[x1])) * 0.25f;
+      }
+    }
+}
+
+// Centres = mean feature of their pixels (an empty cluster keeps its centre), for the coarse
+// rounds' int32 labels: per run of equal labels along a row, all planes at once in 8-float
+// blocks, each lane's sum then added in lane order and once to the cluster's double sum.
+template <int DT>
+static void update_centres_runs(const float* f, int64_t P, int64_t W, int64_t Drt, const int32_t* lab, int64_t K,
+                                float* ctr, double* sums, int64_t* cnt) {
+  const int64_t D = DT > 0 ? DT : Drt;
+  constexpr int64_t DM = DT > 0 ? DT : 16;
+  std::fill(sums, sums + K * D, 0.0);
+  std::fill(cnt, cnt + K, 0);
+  for (int64_t p = 0; p < P;) {
+    const int64_t row_end = (p / W + 1) * W;
+    const int32_t k = lab[p];
+    int64_t q = p + 1;
+    while (q < row_end && lab[q] == k) ++q;
+    cnt[k] += q - p;
+    const int64_t whole = p + (q - p) / LANES * LANES;
+    f8 acc[DM];
+    for (int64_t d = 0; d < D; ++d) acc[d] = f8{};
+    for (int64_t x = p; x < whole; x += LANES)
+      for (int64_t d = 0; d < D; ++d) acc[d] += load8(f + d * P + x);
+    for (int64_t d = 0; d < D; ++d) {
+      float a = 0.f;
+      for (int l = 0; l < LANES; ++l) a += acc[d][l];
+      for (int64_t x = whole; x < q; ++x) a += f[d * P + x];
+      sums[k * D + d] += (double)a;
+    }
+    p = q;
+  }
+  for (int64_t k = 0; k < K; ++k)
+    if (cnt[k] > 0)
+      for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = (float)(sums[k * D + d] / cnt[k]);
+}
+
+// One image, coarse to fine: centres start on the full-resolution grid pixels; up to max_iter
+// rounds (assignment, centre update) on the half-resolution planes fh (candidates Ch: those of
+// each block's top-left pixel), stopping when no label changes; then one assignment of the
+// full-resolution pixels to the final centres. ~1/4 of the pixels in the rounds.
+template <int DT>
+static void slic_one_coarse(const float* f, int64_t H, int64_t W, int64_t Drt, const int64_t* C, const int64_t* Ch,
+                            const int64_t* I, int64_t K, int64_t max_iter, int64_t* lab, float* ctr, double* sums,
+                            int64_t* cnt, float* fh, int32_t* labh) {
+  const int64_t D = DT > 0 ? DT : Drt, P = H * W, Wh = (W + 1) / 2, Ph = ((H + 1) / 2) * Wh;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
+  if (max_iter > 0) {
+    half_planes(f, H, W, D, fh);
+    for (int64_t it = 0; it < max_iter; ++it) {
+      const bool changed = assign_runs<DT>(fh, Ph, Wh, D, Ch, ctr, labh) || it == 0;
+      if (!changed) break;  // unchanged labels: the centres are final
+      update_centres_runs<DT>(fh, Ph, Wh, D, labh, K, ctr, sums, cnt);
+    }
+  }
+  assign_runs<DT>(f, P, W, D, C, ctr, lab);
 }
 
 // The same rounds pixel by pixel (for small cells, where runs are too short to vectorise).
@@ -204,6 +287,39 @@ torch::Tensor slic_labels(torch::Tensor feat, torch::Tensor cand, torch::Tensor 
       if (D == 3) slic_one<3>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
       else if (D == 5) slic_one<5>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
       else slic_one<0>(f, P, W, D, C, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data());
+    }
+  });
+  return labels;
+}
+
+// The coarse-to-fine rounds of a batch (large cells only): feat [B, D, H * W] float32 (planar),
+// cand [H * W, 9] and cand_half [ceil(H / 2) * ceil(W / 2), 9] int64 (all on the grid), init [K]
+// int64 -> labels [B, H * W] int64
+torch::Tensor slic_labels_coarse(torch::Tensor feat, torch::Tensor cand, torch::Tensor cand_half, torch::Tensor init,
+                                 int64_t H, int64_t W, int64_t max_iter) {
+  TORCH_CHECK(feat.dim() == 3 && feat.scalar_type() == torch::kFloat32, "feat must be float32 [B, D, P]");
+  feat = feat.contiguous(); cand = cand.contiguous(); cand_half = cand_half.contiguous(); init = init.contiguous();
+  const int64_t B = feat.size(0), D = feat.size(1), P = feat.size(2), K = init.size(0);
+  const int64_t Ph = ((H + 1) / 2) * ((W + 1) / 2);
+  TORCH_CHECK(D >= 3 && D <= 16, "3 to 16 features per pixel");
+  TORCH_CHECK(P == H * W && cand.size(0) == P && cand_half.size(0) == Ph, "feat, cand, cand_half and H, W disagree");
+  auto labels = torch::empty({B, P}, torch::kInt64);
+  const float* F = feat.data_ptr<float>();
+  const int64_t* C = cand.data_ptr<int64_t>();
+  const int64_t* Ch = cand_half.data_ptr<int64_t>();
+  const int64_t* I = init.data_ptr<int64_t>();
+  int64_t* L = labels.data_ptr<int64_t>();
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> ctr(K * D), fh(D * Ph);
+    std::vector<double> sums(K * D);
+    std::vector<int64_t> cnt(K);
+    std::vector<int32_t> labh(Ph);
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* f = F + b * P * D;
+      int64_t* lab = L + b * P;
+      if (D == 3) slic_one_coarse<3>(f, H, W, D, C, Ch, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), fh.data(), labh.data());
+      else if (D == 5) slic_one_coarse<5>(f, H, W, D, C, Ch, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), fh.data(), labh.data());
+      else slic_one_coarse<0>(f, H, W, D, C, Ch, I, K, max_iter, lab, ctr.data(), sums.data(), cnt.data(), fh.data(), labh.data());
     }
   });
   return labels;
@@ -561,6 +677,7 @@ torch::Tensor csr_rows_product(torch::Tensor ptr, torch::Tensor col, torch::Tens
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
   m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]");
+  m.def("slic_labels_coarse", &slic_labels_coarse, "coarse-to-fine SLIC rounds of a batch (large cells) -> labels [B, P]");
   m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
   m.def("segment_shape_sums", &segment_shape_sums, "per-segment bbox and sums of x*x, y*y, x*y, x*v, y*v");
   m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions");

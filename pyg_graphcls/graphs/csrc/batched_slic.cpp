@@ -491,17 +491,16 @@ torch::Tensor segment_shape_sums(torch::Tensor img, torch::Tensor labels, int64_
 //    cost = n_i n_j / (n_i + n_j) * |mu_i - mu_j|^2 (Ward); pop, skip stale entries, merge hi
 //    into lo, push the new costs of lo's neighbours; until n_target regions are left.
 // 4. Regions renumbered in raster order of their first pixel.
-struct WardEntry { int32_t r; double c; int32_t i, j, vi, vj; };
+// Here the rank-0 and rank-1 pairs take turns in one heap (see below), so an entry is ordered by
+// (cost, lo, hi) alone, lo and hi packed in one integer; versions only mark stale entries (two
+// entries of one pair, one of them stale, may come in either order: the same merges).
+struct WardEntry { double c; uint64_t ij; int32_t vi, vj; };
 struct WardGreater {
-  bool operator()(const WardEntry& a, const WardEntry& b) const {
-    if (a.r != b.r) return a.r > b.r;
-    if (a.c != b.c) return a.c > b.c;
-    if (a.i != b.i) return a.i > b.i;
-    if (a.j != b.j) return a.j > b.j;
-    if (a.vi != b.vi) return a.vi > b.vi;
-    return a.vj > b.vj;
-  }
+  bool operator()(const WardEntry& a, const WardEntry& b) const { return a.c != b.c ? a.c > b.c : a.ij > b.ij; }
 };
+static inline WardEntry ward_entry(double c, int32_t i, int32_t j, int32_t vi, int32_t vj) {
+  return {c, ((uint64_t)(uint32_t)i << 32) | (uint32_t)j, vi, vj};
+}
 
 // Buffers of connect_one, kept across the images of a thread (their capacity stays: no allocation
 // per image after the first, which took most of the time on 28x28 images).
@@ -601,19 +600,35 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
       }
       return cnt[i] * cnt[j] / (cnt[i] + cnt[j]) * dd;
     };
+    // The heap holds the pairs with a fragment side (rank 0) first, and the pairs of two main
+    // regions (rank 1) only once no rank-0 pair is left (none comes back then: every region is a
+    // main one, as a region without a main piece always touches another). Every rank-0 pair comes
+    // off the heap before any rank-1 one, so the merges are those of one heap holding both, without
+    // re-pushing a main region's main neighbours each time it absorbs a fragment.
     auto& heap = w.heap;
     heap.clear();
     for (int32_t i = 0; i < np; ++i)
       for (int32_t j : nbrs[i])
-        if (j > i) heap.push_back({main_piece[i] && main_piece[j], cost(i, j), i, j, 0, 0});
+        if (j > i && !(main_piece[i] && main_piece[j])) heap.push_back(ward_entry(cost(i, j), i, j, 0, 0));
     std::make_heap(heap.begin(), heap.end(), WardGreater());
     auto& version = w.version;
     version.assign(np, 0);
     int64_t alive = np;
-    while (alive > n_target && !heap.empty()) {
+    bool mains_in = false;  // rank-1 pairs in the heap yet
+    while (alive > n_target) {
+      if (heap.empty()) {
+        if (mains_in) break;
+        mains_in = true;
+        for (int32_t i = 0; i < np; ++i)
+          if (parent[i] == i)
+            for (int32_t j : nbrs[i])
+              if (j > i) heap.push_back(ward_entry(cost(i, j), i, j, version[i], version[j]));
+        std::make_heap(heap.begin(), heap.end(), WardGreater());
+        continue;
+      }
       std::pop_heap(heap.begin(), heap.end(), WardGreater());
       const WardEntry e = heap.back(); heap.pop_back();
-      const int32_t i = e.i, j = e.j;
+      const int32_t i = (int32_t)(e.ij >> 32), j = (int32_t)(uint32_t)e.ij;
       if (version[i] != e.vi || version[j] != e.vj || parent[i] != i || parent[j] != j) continue;
       parent[j] = i;
       main_piece[i] = main_piece[i] || main_piece[j];
@@ -627,17 +642,24 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
       --alive;
       for (int32_t k : nbrs[i]) {
         const int32_t lo = i < k ? i : k, hi = i < k ? k : i;
-        heap.push_back({main_piece[lo] && main_piece[hi], cost(lo, hi), lo, hi, version[lo], version[hi]});
+        if (!mains_in && main_piece[lo] && main_piece[hi]) continue;  // joins the heap with the other rank-1 pairs
+        heap.push_back(ward_entry(cost(lo, hi), lo, hi, version[lo], version[hi]));
         std::push_heap(heap.begin(), heap.end(), WardGreater());
       }
     }
+  }
+  // each piece's region once (a merged piece points at the region that absorbed it), then the
+  // regions numbered in raster order of their first pixel
+  for (int32_t i = 0; i < np; ++i) {
+    int32_t r = parent[i];
+    while (parent[r] != r) r = parent[r];
+    parent[i] = r;  // pieces before i already point at their roots
   }
   auto& relabel = w.relabel;
   relabel.assign(np, -1);
   int64_t n = 0;
   for (int64_t p = 0; p < P; ++p) {
-    int32_t r = piece[p];
-    while (parent[r] != r) r = parent[r];
+    const int32_t r = parent[piece[p]];
     if (relabel[r] < 0) relabel[r] = (int32_t)n++;
     out[p] = relabel[r];
   }

@@ -123,16 +123,20 @@ def test_coarse_segmentation_keeps_boundaries(use_cpp):
     assert br_c > br_g + 0.5 and ue_c < ue_g / 2
 
 
-def test_compiled_pixel_features_match_torch_lab():
+@pytest.mark.parametrize("h,w", [(16, 16), (5, 7)])
+def test_compiled_pixel_features_match_torch_lab(h, w):
+    """The compiled Lab planes (8 pixels at a time, then the pixels left over: 5x7 = 4 x 8 + 3) against
+    rgb_to_lab, from uint8 (the table) and float input (the power)."""
     from pyg_graphcls.graphs import _compiled
     mod = _compiled.load()
     if mod is None:
         pytest.skip("no compiler: the compiled kernel is not built")
-    imgs = torch.from_numpy(photos(size=16))
-    feat = mod.pixel_features(imgs, 10.0, 4.0, True)                     # [B, 5, P]
+    imgs = torch.from_numpy(np.ascontiguousarray(photos(size=16)[:, :h, :w]))
     lab = rgb_to_lab(imgs.float() / 255.0)                               # [B, H, W, 3]
-    assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
-    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    for inp in (imgs, imgs.float() / 255.0):
+        feat = mod.pixel_features(inp, 10.0, 4.0, True)                  # [B, 5, P]
+        assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
+    yy, xx = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
     assert torch.equal(feat[0, 3], yy.reshape(-1) / 4.0) and torch.equal(feat[0, 4], xx.reshape(-1) / 4.0)
 
 

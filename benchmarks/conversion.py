@@ -295,8 +295,9 @@ def main(argv=None) -> None:
     ap.add_argument("--merge", type=int, default=0, metavar="N",
                     help="only compare SLIC's connectivity step with Ward merging on N test images")
     ap.add_argument("--quality", action="store_true",
-                    help="only segmentation quality, batched (connected / raw) vs scikit-image vs a grid, against "
-                         "reference segmentations (--quality-n Fashion-MNIST images, --collages photo collages)")
+                    help="only segmentation quality, batched (connected / raw; for photos also the full-resolution "
+                         "rounds beside the coarse-to-fine default) vs scikit-image vs a grid, against reference "
+                         "segmentations (--quality-n Fashion-MNIST images, --collages photo collages)")
     ap.add_argument("--collages", type=int, default=100, help="--quality: 224x224 collages")
     ap.add_argument("--end-to-end", action="store_true",
                     help="only `graphcls convert` as a subprocess vs ToSLIC+kNN, and the phase table "

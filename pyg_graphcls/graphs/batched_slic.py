@@ -29,8 +29,13 @@ one 4-connected piece, and an image gets exactly ``n_segments`` regions
 whenever its clusters come in at least that many pieces (otherwise every
 piece is kept). ``connectivity=False`` returns the raw clusters (empty ones
 dropped, labels renumbered 0..n-1, a label may then have disconnected
-pixels). Quality against scikit-image: :mod:`~pyg_graphcls.graphs.quality`
-and ``benchmarks/conversion.py``.
+pixels). Large cells (a grid step of 16 pixels or more, e.g. 224x224 photos
+with 75 segments) run coarse to fine by default: the rounds cluster the
+half-resolution image (2x2 means of the pixel features) and one assignment of
+the full-resolution pixels to the final centres gives the labels, a quarter of
+the pixels in the rounds with the same quality on photo collages
+(``benchmarks/RESULTS.md``). Quality against scikit-image:
+:mod:`~pyg_graphcls.graphs.quality` and ``benchmarks/conversion.py``.
 """
 from __future__ import annotations
 
@@ -61,6 +66,8 @@ def default_compactness(channels: int) -> float:
 
 
 _RUN_MIN = 8  # grid steps below this: the compiled loop vectorises across images (runs too short to vectorise)
+_COARSE_MIN = 16  # grid steps from this up: coarse-to-fine rounds by default (batched_slic's `coarse`)
+_BLOCK_BYTES = 16 << 20  # compiled path: the feature planes of a block stay under this
 _CHUNK = 512  # images per clustering block: bounds memory at ~CHUNK * H * W * 9 * (C + 3) floats
 
 
@@ -184,42 +191,79 @@ def _grid(h: int, w: int, n_segments: int):
     return cy, cx, max(steps), cand.reshape(h * w, 9)
 
 
-def _cluster_block(feat: Tensor, cand: Tensor, init: Tensor, K: int, max_iter: int) -> Tensor:
+def _half_planes(feat: Tensor, h: int, w: int) -> Tensor:
+    """``[B, H*W, D]`` → ``[B, ceil(H/2) * ceil(W/2), D]``: each value the mean of a 2x2 block of pixels,
+    ``((top-left + top-right) + (bottom-left + bottom-right)) * 0.25`` (an odd last row or column repeats
+    its pixels), as ``half_planes`` of ``csrc/batched_slic.cpp`` computes it."""
+    b, _, d = feat.shape
+    t = feat.view(b, h, w, d)
+    y0 = torch.arange(0, h, 2, device=feat.device)
+    x0 = torch.arange(0, w, 2, device=feat.device)
+    y1, x1 = (y0 + 1).clamp(max=h - 1), (x0 + 1).clamp(max=w - 1)
+    r0, r1 = t[:, y0], t[:, y1]
+    return (((r0[:, :, x0] + r0[:, :, x1]) + (r1[:, :, x0] + r1[:, :, x1])) * 0.25).reshape(b, -1, d)
+
+
+def _assign(fext: Tensor, cand: Tensor, ctr: Tensor) -> Tensor:
+    """One assignment: ``fext [B, P, D+1]`` (features and a column of ones), ``cand [P, 9]`` (``K`` = off the
+    grid), centres ``ctr [B, K, D]`` → the nearest candidate of each pixel ``[B, P]`` (first minimum)."""
+    B, P, _ = fext.shape
+    # ||f_p - f_k||^2 = ||f_p||^2 - 2 f_p.f_k + ||f_k||^2; the first term is the same for every
+    # candidate, so argmin over  [f_p, 1] . [-2 f_k, ||f_k||^2]  (one gather, one product)
+    v = torch.cat([-2.0 * ctr, (ctr * ctr).sum(-1, keepdim=True)], -1)        # [B, K, D+1]
+    dummy = torch.zeros(B, 1, v.size(-1), dtype=v.dtype, device=v.device)
+    dummy[..., -1] = float("inf")                                               # the off-grid centre never wins
+    g = torch.cat([v, dummy], 1)[:, cand]                                       # [B, P, 9, D+1]
+    j = (g * fext.unsqueeze(2)).sum(-1).argmin(-1, keepdim=True)                # [B, P, 1]
+    return cand.unsqueeze(0).expand(B, P, 9).gather(-1, j).squeeze(-1)
+
+
+def _update(fext: Tensor, lab: Tensor, ctr: Tensor) -> Tensor:
+    """Centres = mean features of their pixels; an empty cluster keeps its centre (it may win pixels back)."""
+    B, K, D = ctr.shape
+    sums = torch.zeros(B * K, D + 1, dtype=fext.dtype, device=fext.device)
+    offs = (torch.arange(B, device=fext.device) * K).view(B, 1)
+    sums.index_add_(0, (lab + offs).view(-1), fext.reshape(-1, D + 1))
+    sums = sums.view(B, K, D + 1)
+    cnt = sums[..., D:]
+    return torch.where(cnt > 0, sums[..., :D] / cnt.clamp(min=1), ctr)
+
+
+def _with_ones(feat: Tensor) -> Tensor:
+    return torch.cat([feat, torch.ones(*feat.shape[:2], 1, dtype=feat.dtype, device=feat.device)], -1)
+
+
+def _cluster_block(feat: Tensor, cand: Tensor, init: Tensor, K: int, max_iter: int,
+                   coarse: Optional[tuple[Tensor, Tensor]] = None) -> Tensor:
     """SLIC rounds on one block. ``feat [B, P, D]`` scaled pixel features (colour/m, y/S, x/S),
-    ``cand [P, 9]``, ``init [K]`` pixel index of each initial centre. Returns labels ``[B, P]`` in 0..K-1."""
-    B, P, D = feat.shape
-    dev = feat.device
-    ones = torch.ones(B, P, 1, dtype=feat.dtype, device=dev)
-    fext = torch.cat([feat, ones], -1)                      # [B, P, D+1]; last column counts pixels
+    ``cand [P, 9]``, ``init [K]`` pixel index of each initial centre. Returns labels ``[B, P]`` in 0..K-1.
+
+    ``coarse = (half [B, Ph, D], cand_half [Ph, 9])``: the rounds (up to ``max_iter`` assignments, each
+    followed by a centre update) run on the half-resolution features, then one assignment of ``feat``
+    to the final centres gives the labels. Otherwise up to ``max_iter + 1`` assignments of ``feat``."""
     ctr = feat[:, init]                                     # [B, K, D]
-    offs = (torch.arange(B, device=dev) * (K + 1)).view(B, 1)
-    dummy = torch.zeros(B, 1, D + 1, dtype=feat.dtype, device=dev)
-    dummy[..., D] = float("inf")
-    cand_b = cand.unsqueeze(0).expand(B, P, 9)
+    fext = _with_ones(feat)                                 # [B, P, D+1]; last column counts pixels
+    if coarse is not None:
+        hext, cand_half = _with_ones(coarse[0]), coarse[1]
+        lab = None
+        for _ in range(max_iter):
+            prev, lab = lab, _assign(hext, cand_half, ctr)
+            if prev is not None and torch.equal(prev, lab):
+                break  # unchanged labels: the centres are final
+            ctr = _update(hext, lab, ctr)
+        return _assign(fext, cand, ctr)
     lab = None
     for it in range(max_iter + 1):
-        # ||f_p - f_k||^2 = ||f_p||^2 - 2 f_p.f_k + ||f_k||^2; the first term is the same for every
-        # candidate, so argmin over  [f_p, 1] . [-2 f_k, ||f_k||^2]  (one gather, one product)
-        v = torch.cat([-2.0 * ctr, (ctr * ctr).sum(-1, keepdim=True)], -1)   # [B, K, D+1]
-        v = torch.cat([v, dummy], 1)                                           # [B, K+1, D+1]
-        g = v[:, cand]                                                         # [B, P, 9, D+1]
-        score = (g * fext.unsqueeze(2)).sum(-1)                                # [B, P, 9]
-        j = score.argmin(-1, keepdim=True)
-        prev, lab = lab, cand_b.gather(-1, j).squeeze(-1)                      # [B, P]
+        prev, lab = lab, _assign(fext, cand, ctr)
         if it == max_iter or (prev is not None and torch.equal(prev, lab)):
             break  # unchanged labels: the same centres, the same labels for ever
-        sums = torch.zeros(B * (K + 1), D + 1, dtype=feat.dtype, device=dev)
-        sums.index_add_(0, (lab + offs).view(-1), fext.view(-1, D + 1))
-        sums = sums.view(B, K + 1, D + 1)[:, :K]
-        cnt = sums[..., D:]
-        # an empty cluster keeps its previous centre (it may win pixels back next round)
-        ctr = torch.where(cnt > 0, sums[..., :D] / cnt.clamp(min=1), ctr)
+        ctr = _update(fext, lab, ctr)
     return lab
 
 
 def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float] = None, max_iter: int = 10,
-                 chunk: int = _CHUNK, use_cpp: Optional[bool] = None, connectivity: bool = True
-                 ) -> tuple[Tensor, Tensor]:
+                 chunk: int = _CHUNK, use_cpp: Optional[bool] = None, connectivity: bool = True,
+                 coarse: Optional[bool] = None) -> tuple[Tensor, Tensor]:
     r"""SLIC-style superpixels of a batch of same-size images, on the images' device.
 
     Args:
@@ -234,7 +278,8 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
             picks 10 for RGB (Lab colour) and 0.1 for other channel counts, as
             :func:`~pyg_graphcls.graphs.superpixel_graph` does.
         max_iter (int): assignment/update rounds (scikit-image: 10).
-        chunk (int): images clustered together (memory bound).
+        chunk (int): images clustered together (memory bound; on the compiled
+            path also as many as keep their feature planes under 16 MB).
         use_cpp (bool, optional): on CPU, the compiled loop of
             ``csrc/batched_slic.cpp`` (default: when it builds);
             ``False``: the tensor path (the one CUDA runs).
@@ -242,6 +287,14 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
             them by Ward's criterion down to ``n_segments``
             (:func:`~pyg_graphcls.graphs.connectivity.connect_regions`, numbered
             in raster order of their first pixel); ``False``: the raw clusters.
+        coarse (bool, optional): coarse to fine: the rounds run on the
+            half-resolution image (each pixel feature the mean of a 2x2 block;
+            centres start on the full-resolution grid pixels), then one
+            assignment of the full-resolution pixels to the final centres
+            gives the labels (a quarter of the pixels in the rounds). ``None``:
+            when the grid step is at least 16 pixels (224x224 with 75
+            segments: 26). Its quality beside the full-resolution rounds:
+            ``benchmarks/RESULTS.md``.
 
     Returns:
         ``(labels [B, H, W] int64, counts [B])``: labels ``0..counts[b]-1`` per image.
@@ -264,23 +317,40 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
     # off-grid candidates -> the home cell (column 4): a duplicate never changes the argmin
     cand_home = torch.where(cand == K, cand[:, 4:5], cand)
     init = torch.from_numpy((cy * W + cx).astype(np.int64)).to(dev)
+    if coarse is None:
+        coarse = step >= _COARSE_MIN
+    if coarse:  # the candidates of each 2x2 block: those of its top-left pixel
+        cand_half = (cand_home if mod is not None else cand).view(H, W, 9)[::2, ::2].reshape(-1, 9).contiguous()
     if mod is None:  # the tensor path's spatial features (the compiled one writes its own)
         yy, xx = torch.meshgrid(torch.arange(H, device=dev, dtype=torch.float32),
                                 torch.arange(W, device=dev, dtype=torch.float32), indexing="ij")
         pix_sp = torch.stack([yy.reshape(-1), xx.reshape(-1)], -1) / step     # [P, 2]
     labels = torch.empty(B, H * W, dtype=torch.long, device=dev)
+    if mod is not None:
+        # compiled blocks small enough that their planes reuse freed memory: glibc hands blocks over
+        # 32 MB back to the system, so each big block page-faulted its planes afresh (224x224
+        # photos: 3.1 -> 2.4 ms per image, pixel features and rounds, 16-image blocks against 256)
+        chunk = max(1, min(chunk, _BLOCK_BYTES // (H * W * (C + 2) * 4)))
+    counts = torch.empty(B, dtype=torch.long, device=dev)
     for s in range(0, B, chunk):
         block = img[s:s + chunk]
         b = block.size(0)
         if mod is not None:
             feat = mod.pixel_features(block, float(compactness), float(step), C == 3)   # [b, C + 2, P]
-            labels[s:s + b] = mod.slic_labels(feat, cand_home, init, W, int(max_iter), step < _RUN_MIN)
+            if coarse:
+                lab = mod.slic_labels_coarse(feat, cand_home, cand_half, init, H, W, int(max_iter))
+            else:
+                lab = mod.slic_labels(feat, cand_home, init, W, int(max_iter), step < _RUN_MIN)
+            if connectivity:  # block by block too, while its labels are in cache
+                lab, counts[s:s + b] = connect_regions(lab, block, n_segments, mod)
+            labels[s:s + b] = lab.view(b, -1)
         else:
             col = rgb_to_lab(block, raw[s:s + chunk] if raw.dtype == torch.uint8 else None) if C == 3 else block
             feat = torch.cat([col.reshape(b, H * W, C) / compactness, pix_sp.unsqueeze(0).expand(b, -1, -1)], -1)
-            labels[s:s + b] = _cluster_block(feat, cand, init, K, max_iter)
+            half = (_half_planes(feat, H, W), cand_half) if coarse else None
+            labels[s:s + b] = _cluster_block(feat, cand, init, K, max_iter, half)
     if connectivity:
-        return connect_regions(labels, img, n_segments, mod)
+        return (labels.view(B, H, W), counts) if mod is not None else connect_regions(labels, img, n_segments, mod)
     # renumber the clusters that hold pixels to 0..n-1, keeping their order
     present = torch.zeros(B, K, dtype=torch.bool, device=dev)
     present.scatter_(1, labels, True)

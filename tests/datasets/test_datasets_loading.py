@@ -114,6 +114,40 @@ def test_image_folder(tmp_path, digits):
     assert len(s.train) + len(s.test) == 12 and s.num_features == 5  # RGB mean + centroid
 
 
+def test_folder_of_8_bit_files_converts_as_uint8(tmp_path):
+    """Decoded 8-bit files go to the batched superpixels as uint8, like an in-memory uint8 block: the same
+    graphs bit for bit, grey PNGs ([H, W]) given one channel. (Their float copy gave the gradient column
+    other low bits: the compiled sums read uint8 as value / 255 in float64.) 16-bit files still go through
+    as_image (value / 65535)."""
+    from PIL import Image
+
+    from pyg_graphcls.datasets.graph_dataset import convert_images
+    from pyg_graphcls.graphs.superpixels import superpixel_graphs
+    rng = np.random.default_rng(0)
+    base = np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 8, 3)), 6, 1), 6, 2)     # 6 blocky 48x48 pictures
+    rgb = np.clip(base + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
+    kw = {"n_segments": 9, "features": ["mean", "gradient"], "edge_attr": []}
+    y = np.arange(6) % 2
+    for name, imgs in (("rgb", rgb), ("grey", rgb[..., 0].copy())):
+        paths = []
+        for i, im in enumerate(imgs):
+            paths.append(str(tmp_path / f"{name}{i}.png"))
+            Image.fromarray(im).save(paths[-1])
+        data, slices, fails = convert_images(paths, y, "superpixels", kw, workers=1, progress=False)
+        want, want_slices = superpixel_graphs(imgs if imgs.ndim == 4 else imgs[..., None], y, **kw)
+        assert not fails
+        for k in ("x", "pos", "edge_index"):
+            assert torch.equal(torch.as_tensor(data[k]), want[k]), (name, k)
+    grey16 = (rgb[..., 0].astype(np.uint16) * 257)
+    paths = []
+    for i, im in enumerate(grey16):
+        paths.append(str(tmp_path / f"g16_{i}.png"))
+        Image.fromarray(im).save(paths[-1])
+    data, _, fails = convert_images(paths, y, "superpixels", kw, workers=1, progress=False)
+    want, _ = superpixel_graphs(grey16.astype(np.float32) / 65535, y, **kw)
+    assert not fails and torch.allclose(torch.as_tensor(data["x"]), want["x"], atol=1e-6)
+
+
 def _fake_mnist_superpixels(root, n_train=6, n_test=3):
     g = torch.Generator().manual_seed(0)
 

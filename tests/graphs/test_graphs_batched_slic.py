@@ -48,6 +48,81 @@ def test_compiled_and_tensor_paths_agree_on_colour():
     assert (a == b).float().mean() > 0.98 and (b == c).float().mean() > 0.98
 
 
+def test_half_planes_are_block_means():
+    """The coarse rounds' features: each half-resolution pixel the mean of the full-resolution pixels of its
+    2x2 block, an odd last row or column a block of 2 (or 1) pixels."""
+    from pyg_graphcls.graphs.batched_slic import _half_planes
+    rng = np.random.default_rng(0)
+    h, w, d = 7, 6, 3
+    feat = rng.random((2, h * w, d)).astype(np.float32)
+    got = _half_planes(torch.from_numpy(feat), h, w).numpy().reshape(2, 4, 3, d)
+    f = feat.reshape(2, h, w, d)
+    for i in range(4):
+        for j in range(3):
+            want = f[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(2, -1, d).mean(1)
+            assert np.allclose(got[:, i, j], want, atol=1e-6)
+
+
+@pytest.mark.parametrize("use_cpp", [None, False])
+def test_coarse_rounds(use_cpp):
+    """Coarse to fine, on both paths: with no rounds it is the full-resolution assignment from the grid
+    (the same centres, so the same labels); with rounds it differs from the full-resolution labels on few
+    pixels; it is the default from a grid step of 16 pixels (64x64 with 10 segments: 20; with 30: 11)."""
+    imgs = photos(size=64)
+    kw = dict(connectivity=False, use_cpp=use_cpp)
+    a = batched_slic(imgs, 10, max_iter=0, coarse=True, **kw)[0]
+    b = batched_slic(imgs, 10, max_iter=0, coarse=False, **kw)[0]
+    assert torch.equal(a, b)
+    c, cc = batched_slic(imgs, 10, coarse=True, **kw)
+    f, _ = batched_slic(imgs, 10, coarse=False, **kw)
+    assert not torch.equal(c, a)                        # the rounds moved the centres
+    assert 0.85 < (c == f).float().mean() < 1.0         # near the full-resolution clusters, not the same
+    assert torch.equal(batched_slic(imgs, 10, **kw)[0], c)
+    assert torch.equal(batched_slic(imgs, 30, **kw)[0], batched_slic(imgs, 30, coarse=False, **kw)[0])
+    assert (cc <= 9).all() and (cc >= 5).all()
+
+
+@pytest.mark.parametrize("size,n,channels", [((64, 64), 10, 3), ((63, 45), 6, 3), ((64, 64), 10, 1), ((50, 64), 8, 2)])
+def test_coarse_compiled_and_tensor_paths_agree(size, n, channels):
+    """The compiled coarse-to-fine rounds (``slic_labels_coarse``) against the tensor path's (the one CUDA runs):
+    RGB (Lab), grey and 2-channel images, even and odd sizes."""
+    from pyg_graphcls.graphs import _compiled
+    if _compiled.load() is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    imgs = photos(size=max(size))[:, :size[0], :size[1]]
+    imgs = imgs if channels == 3 else np.ascontiguousarray(imgs[..., :channels])
+    a, _ = batched_slic(imgs, n, use_cpp=False, connectivity=False, coarse=True)
+    b, _ = batched_slic(imgs, n, connectivity=False, coarse=True)
+    assert (a == b).float().mean() > 0.99
+
+
+@pytest.mark.parametrize("use_cpp", [None, False])
+def test_coarse_segmentation_keeps_boundaries(use_cpp):
+    """On images with a known answer (four quadrants, each its own photo crop) the coarse-to-fine regions
+    find the quadrant boundaries about as well as the full-resolution rounds do (means over 4 images),
+    and far better than a grid."""
+    import skimage.data as d
+    from skimage.transform import resize
+    srcs = [resize(getattr(d, name)()[..., :3], (48, 48)) for name in ("astronaut", "coffee", "chelsea", "rocket")]
+    imgs = []
+    for r in range(4):
+        q = [srcs[(r + i) % 4] for i in range(4)]
+        imgs.append(np.concatenate([np.concatenate(q[:2], 1), np.concatenate(q[2:], 1)], 0))
+    imgs = (np.stack(imgs) * 255).round().astype(np.uint8)
+    gt = np.zeros((96, 96), int)
+    gt[:48, 48:], gt[48:, :48], gt[48:, 48:] = 1, 2, 3
+    grid = np.arange(96)[:, None] // 19 * 6 + np.arange(96)[None, :] // 19
+
+    def scores(seg):
+        return (np.mean([boundary_recall(s, gt, 2) for s in seg]), np.mean([undersegmentation_error(s, gt) for s in seg]))
+
+    br_c, ue_c = scores(batched_slic(imgs, 16, coarse=True, use_cpp=use_cpp)[0])
+    br_f, ue_f = scores(batched_slic(imgs, 16, coarse=False, use_cpp=use_cpp)[0])
+    br_g, ue_g = scores([grid])
+    assert br_c >= br_f - 0.03 and ue_c <= ue_f + 0.02
+    assert br_c > br_g + 0.5 and ue_c < ue_g / 2
+
+
 def test_labels_do_not_depend_on_the_rest_of_the_batch(digits):
     # the compiled loop clusters small images several at a time (one per vector lane): an image's
     # labels must be the ones it gets alone, wherever it sits in a batch of any length
@@ -66,16 +141,20 @@ def test_labels_do_not_depend_on_the_rest_of_the_batch(digits):
     assert (tensor_path == both).float().mean() > 0.98
 
 
-def test_compiled_pixel_features_match_torch_lab():
+@pytest.mark.parametrize("h,w", [(16, 16), (5, 7)])
+def test_compiled_pixel_features_match_torch_lab(h, w):
+    """The compiled Lab planes (8 pixels at a time, then the pixels left over: 5x7 = 4 x 8 + 3) against
+    rgb_to_lab, from uint8 (the table) and float input (the power)."""
     from pyg_graphcls.graphs import _compiled
     mod = _compiled.load()
     if mod is None:
         pytest.skip("no compiler: the compiled kernel is not built")
-    imgs = torch.from_numpy(photos(size=16))
-    feat = mod.pixel_features(imgs, 10.0, 4.0, True)                     # [B, 5, P]
+    imgs = torch.from_numpy(np.ascontiguousarray(photos(size=16)[:, :h, :w]))
     lab = rgb_to_lab(imgs.float() / 255.0)                               # [B, H, W, 3]
-    assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
-    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    for inp in (imgs, imgs.float() / 255.0):
+        feat = mod.pixel_features(inp, 10.0, 4.0, True)                  # [B, 5, P]
+        assert torch.allclose(feat[:, :3].transpose(1, 2).reshape(lab.shape), lab / 10.0, atol=1e-4)
+    yy, xx = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
     assert torch.equal(feat[0, 3], yy.reshape(-1) / 4.0) and torch.equal(feat[0, 4], xx.reshape(-1) / 4.0)
 
 

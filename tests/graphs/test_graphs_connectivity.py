@@ -89,6 +89,28 @@ def test_compiled_and_host_paths_give_the_same_labels(digits, n):
         assert torch.equal(a, b) and torch.equal(ca, cb)
 
 
+@pytest.mark.parametrize("shape", [(1, 40), (40, 1), (9, 13), (32, 32)])
+def test_compiled_and_host_paths_agree_on_random_labels(shape):
+    """Label maps with many pieces (labels nested in each other, one-pixel fragments, single rows and
+    columns): the compiled pieces, merges and numbering against the numpy/heapq host path, for several
+    region counts, including more than there are pieces."""
+    mod = _compiled.load()
+    if mod is None:
+        pytest.skip("no compiler: the compiled kernel is not built")
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    blocks = rng.integers(0, 5, (3, (h + 3) // 4, (w + 3) // 4)).repeat(4, 1).repeat(4, 2)[:, :h, :w]
+    noise = rng.random((3, h, w)) < 0.15
+    labels = torch.from_numpy(np.where(noise, rng.integers(0, 5, (3, h, w)), blocks))
+    img = torch.from_numpy(rng.integers(0, 256, (3, h, w, 3)).astype(np.uint8))
+    n_pieces = [pieces(m) for m in labels.numpy()]
+    for n in (1, 3, 10, max(n_pieces) + 1):
+        a, ca = connect_regions(labels, img, n, mod)
+        b, cb = connect_regions(labels, img.float() / 255.0, n, None)
+        assert torch.equal(a, b) and torch.equal(ca, cb)
+        assert ca.tolist() == [min(n, k) for k in n_pieces]
+
+
 def test_compiled_and_host_paths_agree_on_any_label_values():
     # noisy maps (many one-pixel pieces, long merge chains), labels far apart and negative (the
     # compiled loop then finds each label's main piece by sorting instead of one slot per label)

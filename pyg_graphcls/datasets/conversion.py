@@ -54,7 +54,8 @@ from .folder import image_file_channels, read_image
 __all__ = ["CacheWriter", "GraphCache", "cached_graphs", "convert_images", "convert_shard", "cache_key", "conversion_lock",
            "default_root", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 3  # 2: graphs carry image_size [1, 2]; 3: superpixels default to the connected batched SLIC
+FORMAT_VERSION = 4  # 2: graphs carry image_size [1, 2]; 3: superpixels default to the connected batched SLIC;
+# 4: its small cells clustered 8 images per vector (double sums), its large cells coarse to fine
 _CHUNK = 256
 _MIN_CHUNK, _MIN_JOBS = 32, 8
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .._lazy import lazy_names
 from ..errors import GraphclsError
 from .conversion import CacheWriter, GraphCache, cached_graphs, convert_images, default_root
 from .folder import read_image, scan_image_folder
@@ -49,17 +49,7 @@ _ON_USE = {"ImageGraphDataset": ".graph_dataset", "LazyGraphDataset": ".lazy", "
            "shrink_images": ".lazy", "MatchBenchmarkLayout": ".gnn_benchmark", "load_gnn_benchmark": ".gnn_benchmark",
            "MatchSuperpixelLayout": ".mnist_superpixels", "load_mnist_superpixels": ".mnist_superpixels"}
 
-
-def __getattr__(name: str):
-    if name not in _ON_USE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_ON_USE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_USE))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _ON_USE)
 
 
 @dataclass

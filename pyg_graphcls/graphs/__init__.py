@@ -4,7 +4,7 @@ The builders, and :func:`build_fields` (a graph as a dict of tensors), import no
 ``graphcls convert`` runs without it. The names that need PyG at import (the transforms
 of :mod:`.transforms`, the label graphs of :mod:`.labels`) are imported on first use.
 """
-from importlib import import_module
+from .._lazy import lazy_names
 
 from .edges import grid_edges, knn_graph, region_adjacency, gaussian_edge_weights
 from .features import NODE_FEATURES, feature_names, feature_slices
@@ -30,17 +30,7 @@ _ON_USE = {"SuperpixelGraph": ".transforms", "PixelGridGraph": ".transforms", "P
            "cooccurrence_graph": ".labels", "label_mask": ".labels", "load_label_graph": ".labels",
            "save_label_graph": ".labels"}
 
-
-def __getattr__(name: str):
-    if name not in _ON_USE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_ON_USE[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_USE))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _ON_USE)
 
 
 def build_fields(kind: str, image, **kwargs) -> dict:

@@ -231,10 +231,10 @@ def _save_unsynced(obj, path: Path) -> None:
 
 
 def _save_chunk(out, start: int, count: int, path: Path) -> None:
+    """A chunk as :func:`_convert_chunk_narrow` returns it (``edge_index`` already narrow) into its file."""
     arrays, slices, failures = out
     _save_unsynced({"start": int(start), "count": int(count),
-                    "arrays": None if arrays is None else {k: torch.from_numpy(v)
-                                                           for k, v in narrow_indices(arrays).items()},
+                    "arrays": None if arrays is None else {k: torch.from_numpy(v) for k, v in arrays.items()},
                     "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
                     "failures": [[int(i), str(r)] for i, r in failures]}, path)
 
@@ -603,9 +603,8 @@ def _convert_to_cache(path: Path, images, labels, graph, graph_kwargs, class_nam
             "class_names": list(class_names) if class_names is not None else
             [str(i) for i in range(num_classes)],
             "failures": [[int(i), str(r)] for i, r in failures], "version": FORMAT_VERSION}
-    data_dict = narrow_indices(data_dict)  # edge_index as uint8/int16/int32 (already, from convert_images)
 
-    def write() -> None:
+    def write() -> None:  # edge_index as uint8/int16/int32: convert_images(narrow=True) gives it so
         save_tensors((data_dict, slices, meta), path)
         shutil.rmtree(partial, ignore_errors=True)
 

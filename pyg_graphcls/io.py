@@ -53,8 +53,9 @@ def save_tensors(obj: Any, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def load_tensors(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
-    """Load a file written by :func:`save_tensors` with ``weights_only=True``.
+def load_tensors(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:
+    """Load a file written by :func:`save_tensors` with ``weights_only=True`` (``mmap=True``: its
+    tensors map the file instead of being read into memory, ``torch.load(mmap=True)``).
 
     Raises :class:`GraphclsError` when the file is missing, truncated, or holds
     objects that only pickle could rebuild (which is how code is smuggled in).
@@ -74,7 +75,7 @@ def load_tensors(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         raise GraphclsError(f"{path} is not a torch file (it starts with bytes {head.hex()}, not a zip archive "
                             f"or pickle)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         detail = _first_line(e, "Unsupported global", "GLOBAL")
         if not detail:

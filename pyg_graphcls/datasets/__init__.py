@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -29,7 +28,7 @@ import numpy as np
 
 from .._lazy import lazy_names
 from ..errors import GraphclsError
-from .conversion import CacheWriter, GraphCache, cached_graphs, convert_images, default_root
+from .conversion import GraphCache, cached_graphs, convert_images, default_root
 from .folder import read_image, scan_image_folder
 from .idx import load_idx_dir, read_idx, write_idx
 
@@ -245,7 +244,7 @@ def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwar
                     progress: bool = True, strict: bool = True, seed: int = 0,
                     limit: Optional[int] = None, force: bool = False) -> DatasetSplits:
     """:func:`load_dataset` for a conversion (``graphcls convert``): the same caches, splits and
-    ``info``, with ``train``/``test`` the caches' tensors (:class:`~.conversion.GraphCache`)
+    ``info``, with ``train``/``test`` the caches' tensors (:class:`~.cache.GraphCache`)
     instead of PyG data sets, so an image data set converts without importing PyG. The data
     sets that are PyG's (``mnist-superpixels``, ``gnn-benchmark:``) come as ``load_dataset``
     gives them."""
@@ -253,9 +252,8 @@ def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwar
         return load_dataset(spec, graph, graph_kwargs, root=root, workers=workers, progress=progress, strict=strict,
                             seed=seed, limit=limit, force=force)
     root = Path(root) if root is not None else default_root()
-    with CacheWriter() as writer:  # the train cache is written while the test split converts
-        return _image_splits(partial(cached_graphs, writer=writer), spec, graph, graph_kwargs, root, workers,
-                             progress, strict, seed, limit, force)
+    return _image_splits(cached_graphs, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit,
+                         force)
 
 
 def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[dict], root: Path,

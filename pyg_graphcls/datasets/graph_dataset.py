@@ -1,8 +1,9 @@
 """``ImageGraphDataset``: images converted to graphs once, cached on disk, reloaded, as a PyG
 ``InMemoryDataset``.
 
-The conversion and the cache file are :mod:`~pyg_graphcls.datasets.conversion`'s (no PyG:
-``graphcls convert`` runs it alone); this module wraps a :class:`~.conversion.GraphCache` in
+The conversion and the cache are :mod:`~pyg_graphcls.datasets.conversion`'s and
+:mod:`~pyg_graphcls.datasets.cache`'s (no PyG: ``graphcls convert`` runs them alone); this module
+wraps a :class:`~.cache.GraphCache` in
 PyG's ``InMemoryDataset`` for training, evaluation and drawing. Its names
 (``convert_images``, ``cache_key``, ``FORMAT_VERSION``...) stay importable from here.
 """
@@ -57,8 +58,7 @@ class ImageGraphDataset(InMemoryDataset):
     Attributes:
         converted (bool): whether this instance converted (``False``: cache hit).
         failures (list): ``(index, reason)`` of skipped images.
-        cache_path (Path): the cache file.
-        partial_dir (Path): where finished chunks wait while converting.
+        cache_path (Path): the cache folder (its chunk files and index).
     """
 
     def __init__(self, root: str | os.PathLike, images: Any, labels: Any, *, graph: str = "superpixels",
@@ -72,7 +72,6 @@ class ImageGraphDataset(InMemoryDataset):
         self.graph = graph
         self.graph_kwargs = cache.graph_kwargs
         self.cache_path = cache.cache_path
-        self.partial_dir = cache.cache_path.with_suffix(".partial")
         self.converted = cache.converted
         self.data = Data.from_dict(cache.data)
         self.slices = cache.slices

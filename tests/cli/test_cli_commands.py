@@ -136,6 +136,7 @@ def test_convert_program_ends_after_flushing_and_leaves_a_loadable_cache(tmp_pat
     finalization): its output must be complete, its exit code 0 and its caches whole; a failing
     convert still exits through SystemExit with its code."""
     import glob
+    import os
     import subprocess
     import sys
 
@@ -146,11 +147,13 @@ def test_convert_program_ends_after_flushing_and_leaves_a_loadable_cache(tmp_pat
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert "graphs" in lines[0] and sum("cache:" in ln for ln in lines) == 2
-    caches = glob.glob(str(tmp_path / "c" / "*" / "*.pt"))
+    caches = glob.glob(str(tmp_path / "c" / "*" / "*" / "index.pt"))
     assert len(caches) == 2
     for c in caches:
-        data, slices, meta = torch.load(c, weights_only=True)
-        assert data["x"].size(0) == int(slices["x"][-1]) and meta["version"]
+        index = torch.load(c, weights_only=True)
+        chunk = torch.load(os.path.join(os.path.dirname(c), "chunk-000000.pt"), weights_only=True)
+        assert chunk["arrays"]["x"].size(0) == int(chunk["slices"]["x"][-1]) and index["meta"]["version"]
+        assert sum(ch["graphs"] for ch in index["chunks"]) in (32, 8)
     bad = subprocess.run([sys.executable, "-m", "pyg_graphcls", "convert", "--dataset", str(tmp_path / "none"),
                           "--out", str(tmp_path / "d"), "--quiet"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("graphcls: error:")

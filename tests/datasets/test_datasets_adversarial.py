@@ -37,49 +37,59 @@ def test_zero_byte_chunk_is_converted_again(tmp_path, digits, monkeypatch):
     monkeypatch.setattr(conversion, "_CHUNK", 8)
     ref = ImageGraphDataset(tmp_path / "ref", x[:20], y[:20], **KW)
     key = conversion.cache_key(x[:20], y[:20], "grid")
-    partial = tmp_path / "t" / "dataset" / f"grid-{key}.partial"
-    conversion.convert_images(x[:20], y[:20], "grid", partial_dir=partial, shard="0/3", workers=1, progress=False)
-    (partial / "chunk-000001.pt").write_bytes(b"")            # left by an interrupted conversion
-    (partial / "chunk-000002.pt").write_bytes(os.urandom(64))  # garbage under a final name
+    folder = tmp_path / "t" / "dataset" / f"grid-{key}"
+    assert conversion.convert_chunks(x[:20], y[:20], folder, "grid", shard="0/3", workers=1, progress=False) == 2
+    (folder / "chunk-000001.pt").write_bytes(b"")            # left by an interrupted conversion
+    (folder / "chunk-000002.pt").write_bytes(os.urandom(64))  # garbage under a final name
     ds = ImageGraphDataset(tmp_path / "t", x[:20], y[:20], **KW)
+    assert ds.converted and ds.cache_path == folder and (folder / "index.pt").is_file()
     _same(ds, ref)
-    assert not partial.exists()
 
 
-def test_zero_byte_or_cut_cache_is_converted_again(tmp_path, digits):
+@pytest.mark.parametrize("name", ["index.pt", "chunk-000000.pt"])
+def test_zero_byte_or_cut_cache_is_converted_again(tmp_path, digits, monkeypatch, name):
     x, y = digits
+    monkeypatch.setattr(conversion, "_CHUNK", 4)  # chunks of 4 + 2
     ds = ImageGraphDataset(tmp_path, x[:6], y[:6], **KW)
-    good = ds.cache_path.read_bytes()
+    good = (ds.cache_path / name).read_bytes()
+    calls = []
+    build = conversion.build_fields
+    monkeypatch.setattr(conversion, "build_fields", lambda *a, **k: calls.append(1) or build(*a, **k))
     for damaged in (b"", good[: len(good) // 2]):
-        ds.cache_path.write_bytes(damaged)
+        (ds.cache_path / name).write_bytes(damaged)
         again = ImageGraphDataset(tmp_path, x[:6], y[:6], **KW)
         assert again.converted
         _same(again, ds)
+    # a damaged index is written again from the chunks; a damaged chunk alone is converted again
+    assert len(calls) == (0 if name == "index.pt" else 2 * 4)
 
 
-def test_background_writes_give_the_same_caches_and_report_failures(tmp_path, digits, monkeypatch):
+def test_a_cache_damaged_after_it_was_read_says_so(tmp_path, digits):
     x, y = digits
-    ref = conversion.cached_graphs(tmp_path / "ref", x[:6], y[:6], **KW)
-    with conversion.CacheWriter() as writer:
-        a = conversion.cached_graphs(tmp_path / "bg", x[:6], y[:6], writer=writer, **KW)
-        b = conversion.cached_graphs(tmp_path / "bg", x[6:9], y[6:9], name="other", writer=writer, **KW)
-    assert a.converted and b.converted and a.cache_path.is_file() and b.cache_path.is_file()
-    assert not a.cache_path.with_suffix(".partial").exists()
-    again = conversion.cached_graphs(tmp_path / "bg", x[:6], y[:6], **KW)
-    assert not again.converted
-    assert again.data.keys() == ref.data.keys() and all(torch.equal(again.data[k], ref.data[k]) for k in ref.data)
+    ds = conversion.cached_graphs(tmp_path, x[:6], y[:6], **KW)
+    (ds.cache_path / "chunk-000000.pt").unlink()
+    with pytest.raises(GraphclsError, match="cache .* is damaged .*--force"):
+        ds.data
+
+
+def test_a_full_disk_leaves_no_index_and_lets_the_lock_go(tmp_path, digits, monkeypatch):
+    from pyg_graphcls.datasets import cache
+    x, y = digits
 
     def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(conversion, "save_tensors", disk_full)
+    monkeypatch.setattr(cache, "save_tensors", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        with conversion.CacheWriter() as writer:
-            failed = conversion.cached_graphs(tmp_path / "full", x[:6], y[:6], writer=writer, **KW)
-    assert not failed.cache_path.exists()
+        conversion.cached_graphs(tmp_path, x[:6], y[:6], **KW)
+    folder, = (tmp_path / "dataset").glob("grid-*[!k]")
+    assert folder.is_dir() and not (folder / "index.pt").exists() and list(folder.glob("chunk-*.pt"))
     import fcntl  # the conversion lock was let go: another process could convert now
-    with open(failed.cache_path.with_suffix(".lock"), "a") as fh:
+    with open(folder.with_suffix(".lock"), "a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    monkeypatch.undo()
+    again = conversion.cached_graphs(tmp_path, x[:6], y[:6], **KW)  # the chunks are kept: only the index is new
+    assert again.converted and again.cache_path == folder and len(again) == 6
 
 
 def test_a_cache_that_would_run_code_is_refused_not_replaced(tmp_path, digits):
@@ -89,10 +99,10 @@ def test_a_cache_that_would_run_code_is_refused_not_replaced(tmp_path, digits):
     class Evil:
         def __reduce__(self):
             return (os.system, ("true",))
-    ds.cache_path.write_bytes(pickle.dumps(Evil()))
+    (ds.cache_path / "index.pt").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(UnsafeFileError, match="refusing to load .* naming posix.system"):
         ImageGraphDataset(tmp_path, x[:4], y[:4], **KW)
-    assert ds.cache_path.read_bytes() == pickle.dumps(Evil())
+    assert (ds.cache_path / "index.pt").read_bytes() == pickle.dumps(Evil())
 
 
 @pytest.mark.parametrize("data,msg", [

@@ -75,7 +75,7 @@ def test_cache_refuses_pickled_code(tmp_path, digits):
             return (print, ("pwned",))
 
     import pickle
-    with open(ds.cache_path, "wb") as f:
+    with open(ds.cache_path / "index.pt", "wb") as f:
         pickle.dump(Evil(), f)
     with pytest.raises(GraphclsError, match="refusing|cannot read"):
         ImageGraphDataset(tmp_path, x[:4], y[:4], name="t", progress=False)
@@ -191,13 +191,15 @@ def test_mnist_superpixels_refuses_pickled_raw(tmp_path):
         load_mnist_superpixels(tmp_path / "mnist-superpixels")
 
 
-def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, digits):
+def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, digits, monkeypatch):
     """Two trainings wanting one cache: the second blocks on the conversion lock, then reads the
-    file the first wrote instead of converting again (or reading chunks the first just removed)."""
+    cache the first wrote instead of converting again."""
     import fcntl
     import shutil
     import threading
     import time
+
+    from pyg_graphcls.datasets import conversion
     x, y = digits
     x, y = x[:6], y[:6]
     kw = {"n_segments": 20}
@@ -205,6 +207,9 @@ def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, d
     root = tmp_path / "shared"
     target = root / "d" / ref.cache_path.name
     target.parent.mkdir(parents=True)
+    calls = []
+    build = conversion.build_fields
+    monkeypatch.setattr(conversion, "build_fields", lambda *a, **k: calls.append(1) or build(*a, **k))
     got = {}
     with open(target.with_suffix(".lock"), "a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)      # "the first process", converting
@@ -213,9 +218,9 @@ def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, d
         t.start()
         time.sleep(0.5)
         assert t.is_alive() and "ds" not in got     # waiting for the lock
-        shutil.copy(ref.cache_path, target)          # the first process's result lands
+        shutil.copytree(ref.cache_path, target)      # the first process's result lands
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     t.join(60)
     ds = got["ds"]
-    assert not ds.converted and len(ds) == 6
+    assert not ds.converted and len(ds) == 6 and not calls
     assert torch.equal(ds[3].x, ref[3].x)

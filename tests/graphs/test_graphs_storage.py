@@ -44,7 +44,7 @@ def test_cache_file_holds_narrow_indices_and_loads_int64(tmp_path, digits):
     import torch
     from pyg_graphcls.datasets import ImageGraphDataset
     ds = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
-    stored = torch.load(ds.cache_path, weights_only=True)[0]
+    stored = torch.load(ds.cache_path / "chunk-000000.pt", weights_only=True)["arrays"]
     assert stored["edge_index"].dtype == torch.uint8
     again = ImageGraphDataset(tmp_path, digits[0][:6], digits[1][:6], workers=1, progress=False)
     assert not again.converted and again[0].edge_index.dtype == torch.long

@@ -73,13 +73,16 @@ def test_sharded_conversion_merges_to_the_single_run_cache(tmp_path, tiny_idx, m
     assert main(sh + ["--merge"]) == 0  # merging again reads the cache
     assert main(base + ["--out", str(tmp_path / "single")]) == 0
     for split in ("train", "test"):
-        a, = (tmp_path / "sharded" / f"idx-idx-{split}").glob("*.pt")
-        b, = (tmp_path / "single" / f"idx-idx-{split}").glob("*.pt")
-        assert a.name == b.name and not list(a.parent.glob("*.partial"))
-        da, sa, _ = torch.load(a, weights_only=True)
-        db, sb, _ = torch.load(b, weights_only=True)
-        for k in db:
-            assert torch.equal(da[k], db[k]) and torch.equal(sa[k], sb[k]), k
+        a, = (tmp_path / "sharded" / f"idx-idx-{split}").glob("patches-*[!k]")
+        b, = (tmp_path / "single" / f"idx-idx-{split}").glob("patches-*[!k]")
+        assert a.name == b.name
+        ia, ib = torch.load(a / "index.pt", weights_only=True), torch.load(b / "index.pt", weights_only=True)
+        assert ia == ib and len(ia["chunks"]) > 1
+        for j in range(len(ia["chunks"])):
+            ca = torch.load(a / f"chunk-{j:06d}.pt", weights_only=True)
+            cb = torch.load(b / f"chunk-{j:06d}.pt", weights_only=True)
+            for k in cb["arrays"]:
+                assert torch.equal(ca["arrays"][k], cb["arrays"][k]) and torch.equal(ca["slices"][k], cb["slices"][k])
     assert main(sh + ["--shard", "3/3"]) == 2
     assert "shard" in capsys.readouterr().err
 

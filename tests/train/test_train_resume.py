@@ -58,10 +58,10 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     part = tmp_path / "killed" / "t"
-    chunks = lambda: sorted(part.glob("*.partial/chunk-*.pt"))  # noqa: E731
+    chunks = lambda: sorted(part.glob("*/chunk-*.pt"))  # noqa: E731
     _kill_when(proc, lambda: len(chunks()) >= 2)
     done = len(chunks())
-    assert 2 <= done < 10 and not list(part.glob("*.pt")), "killed before the end: no cache yet"
+    assert 2 <= done < 10 and not list(part.glob("*/index.pt")), "killed before the end: no index yet"
 
     monkeypatch.setattr(conversion, "_CHUNK", 4)
     calls = []
@@ -70,7 +70,7 @@ def test_killed_conversion_resumes_to_the_same_graphs(tmp_path, digits, monkeypa
     resumed = ImageGraphDataset(tmp_path / "killed", x, y, name="t", workers=1, progress=False,
                                 graph_kwargs={"method": "skimage"})
     assert resumed.converted and len(calls) == 40 - 4 * done  # only the missing chunks were converted
-    assert not list(part.glob("*.partial")), "the partial folder is removed after the merge"
+    assert len(list(part.glob("*/index.pt"))) == 1, "the index is written when every chunk is there"
     monkeypatch.setattr(conversion, "build_fields", build)
     monkeypatch.setattr(conversion, "_CHUNK", 256)
     fresh = ImageGraphDataset(tmp_path / "fresh", x, y, name="t", workers=1, progress=False,
@@ -85,11 +85,11 @@ def test_half_written_chunk_is_not_read(tmp_path, digits, monkeypatch):
     x, y = digits
     monkeypatch.setattr(conversion, "_CHUNK", 8)
     key = conversion.cache_key(x, y, "grid")
-    partial = tmp_path / "t" / f"grid-{key}.partial"
-    conversion.convert_images(x, y, "grid", partial_dir=partial, shard="0/5", workers=1, progress=False)
-    good = partial / "chunk-000000.pt"
-    (partial / "chunk-000001.pt").write_bytes(good.read_bytes()[:100])  # truncated file under a final name
-    (partial / "chunk-000002.pt").write_bytes(good.read_bytes())        # a valid file for the wrong chunk
+    folder = tmp_path / "t" / f"grid-{key}"
+    conversion.convert_chunks(x, y, folder, "grid", shard="0/5", workers=1, progress=False)
+    good = folder / "chunk-000000.pt"
+    (folder / "chunk-000001.pt").write_bytes(good.read_bytes()[:100])  # truncated file under a final name
+    (folder / "chunk-000002.pt").write_bytes(good.read_bytes())        # a valid file for the wrong chunk
     ds = ImageGraphDataset(tmp_path, x, y, name="t", graph="grid", workers=1, progress=False)
     ref = ImageGraphDataset(tmp_path / "ref", x, y, name="t", graph="grid", workers=1, progress=False)
     for k in ref._data.keys():

@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
 from .errors import GraphclsError, UnsafeFileError
 
 _UMASK = os.umask(0)
@@ -50,6 +48,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
 
 def save_tensors(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` ``obj`` (tensors, numbers, strings, lists, dicts) atomically."""
+    import torch  # here, not at the top: the data set readers use this module without torch
+
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 
@@ -60,6 +60,8 @@ def load_tensors(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool 
     Raises :class:`GraphclsError` when the file is missing, truncated, or holds
     objects that only pickle could rebuild (which is how code is smuggled in).
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise GraphclsError(f"file not found: {path}" if not path.exists() else f"{path} is not a file")
@@ -98,6 +100,8 @@ def check_weights_only(path: str | os.PathLike, hint: str = "") -> None:
     For files another library reads with a loader that falls back to full unpickling (PyG's data
     set files): checked here first, so such a file is refused instead of run.
     """
+    import torch
+
     try:
         torch.load(path, weights_only=True)
     except Exception as e:
@@ -158,9 +162,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if hasattr(o, "tolist"):  # numpy arrays and scalars
+    if hasattr(o, "tolist"):  # tensors, numpy arrays and scalars
         return o.tolist()
     if isinstance(o, Path):
         return str(o)

@@ -273,9 +273,10 @@ def cmd_convert(args) -> int:
     if not args.dataset.startswith(("mnist-superpixels", "gnn-benchmark")):
         read_ahead(args.dataset, seed=args.seed, limit=args.limit)  # read while torch imports (next line)
     gc_on = gc.isenabled()
-    gc.disable()  # the collector's walks during torch's import: 0.73 -> 0.64 s of it (measured)
+    gc.disable()  # the collector's walks over torch's import: 0.73 -> 0.64 s of it (measured)
     try:
         from .datasets import conversion, convert_dataset, load_dataset  # noqa: F401  (torch: ~0.8 s of one core)
+        gc.freeze()  # torch's objects, never garbage, are not walked again (here or in the workers): -0.1 s of 2.86 (1,024 photos)
     finally:
         if gc_on:
             gc.enable()

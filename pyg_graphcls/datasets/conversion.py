@@ -284,6 +284,7 @@ def _convert_folders(sets: Sequence[tuple], graph: str, graph_kwargs: Optional[d
     of the worker pool: the test split's chunks start while the train split's last ones finish,
     where a pool per split left a core idle at the end of each."""
     shard = _parse_shard(shard)
+    stop_decoding_ahead()  # now, not at the fork: the channel counts below then come from the decoded arrays
     plans, todo = [], []
     for images, labels, folder in sets:
         jobs = _jobs(images, labels, graph, graph_kwargs)

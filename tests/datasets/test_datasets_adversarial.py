@@ -194,3 +194,21 @@ def test_empty_class_folder_and_tiny_folders(tmp_path, digits):
     Image.fromarray(x[0]).save(tmp_path / "g" / "a" / "0.png")
     with pytest.raises(GraphclsError, match="1 image file: a folder data set needs at least 2"):
         load_dataset(f"folder:{tmp_path / 'g'}", "grid", root=tmp_path)
+
+
+def test_chunks_of_another_chunking_are_wiped_not_mixed(tmp_path, digits, monkeypatch):
+    import json
+    x, y = digits
+    monkeypatch.setattr(conversion, "_CHUNK", 4)
+    key = conversion.cache_key(x[:20], y[:20], "grid")
+    folder = tmp_path / "t" / "dataset" / f"grid-{key}"
+    assert conversion.convert_chunks(x[:20], y[:20], folder, "grid", shard="0/2", workers=1, progress=False) == 2
+    assert len(list(folder.glob("chunk-*.pt"))) == 3  # chunks 0, 2, 4 of 5
+    monkeypatch.setattr(conversion, "_CHUNK", 8)  # another version of the program chunks differently
+    ds = ImageGraphDataset(tmp_path / "t", x[:20], y[:20], **KW)
+    ref = ImageGraphDataset(tmp_path / "ref", x[:20], y[:20], **KW)
+    _same(ds, ref)
+    assert json.loads((folder / "manifest.json").read_text())["chunk"] == 8
+    assert sorted(p.name for p in folder.glob("chunk-*.pt")) == [f"chunk-00000{j}.pt" for j in range(3)]
+    counts = [torch.load(p, weights_only=True)["count"] for p in sorted(folder.glob("chunk-*.pt"))]
+    assert counts == [8, 8, 4]  # none of the chunks of 4 was kept

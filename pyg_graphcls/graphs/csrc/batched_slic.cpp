@@ -328,15 +328,26 @@ static void slic_lanes(const float* F, int64_t nb, int64_t P, int64_t Drt, const
     for (int64_t p = 0; p < P; ++p) L[l * P + p] = lab[p * LANES + l];
 }
 
+// An output tensor: `out` when the caller passes one (checked: contiguous, that shape and dtype; it
+// may be a block of a larger tensor), else a new one. batched_slic passes its own buffers so that a
+// 224x224 photo's planes and labels are not handed back to the system and page-faulted afresh for
+// every block (glibc maps buffers of several MB directly and unmaps them when freed).
+static torch::Tensor output(const c10::optional<torch::Tensor>& out, at::IntArrayRef shape, at::ScalarType dtype) {
+  if (!out.has_value() || !out->defined()) return torch::empty(shape, dtype);
+  TORCH_CHECK(out->device().is_cpu() && out->scalar_type() == dtype && out->is_contiguous() && out->sizes() == shape,
+              "out must be a contiguous CPU tensor of shape ", shape, " and dtype ", dtype);
+  return *out;
+}
+
 // feat [B, D, P] float32 (planar), cand [P, 9] int64 (all on the grid), init [K] int64, W the
 // image width -> labels [B, P] int64
 torch::Tensor slic_labels(torch::Tensor feat, torch::Tensor cand, torch::Tensor init, int64_t W, int64_t max_iter,
-                          bool per_pixel) {
+                          bool per_pixel, c10::optional<torch::Tensor> out) {
   TORCH_CHECK(feat.dim() == 3 && feat.scalar_type() == torch::kFloat32, "feat must be float32 [B, D, P]");
   feat = feat.contiguous(); cand = cand.contiguous(); init = init.contiguous();
   const int64_t B = feat.size(0), D = feat.size(1), P = feat.size(2), K = init.size(0);
   TORCH_CHECK(D <= 16, "at most 16 features per pixel");
-  auto labels = torch::empty({B, P}, torch::kInt64);
+  auto labels = output(out, {B, P}, torch::kInt64);
   const float* F = feat.data_ptr<float>();
   const int64_t* C = cand.data_ptr<int64_t>();
   const int64_t* I = init.data_ptr<int64_t>();
@@ -375,14 +386,14 @@ torch::Tensor slic_labels(torch::Tensor feat, torch::Tensor cand, torch::Tensor 
 // cand [H * W, 9] and cand_half [ceil(H / 2) * ceil(W / 2), 9] int64 (all on the grid), init [K]
 // int64 -> labels [B, H * W] int64
 torch::Tensor slic_labels_coarse(torch::Tensor feat, torch::Tensor cand, torch::Tensor cand_half, torch::Tensor init,
-                                 int64_t H, int64_t W, int64_t max_iter) {
+                                 int64_t H, int64_t W, int64_t max_iter, c10::optional<torch::Tensor> out) {
   TORCH_CHECK(feat.dim() == 3 && feat.scalar_type() == torch::kFloat32, "feat must be float32 [B, D, P]");
   feat = feat.contiguous(); cand = cand.contiguous(); cand_half = cand_half.contiguous(); init = init.contiguous();
   const int64_t B = feat.size(0), D = feat.size(1), P = feat.size(2), K = init.size(0);
   const int64_t Ph = ((H + 1) / 2) * ((W + 1) / 2);
   TORCH_CHECK(D >= 3 && D <= 16, "3 to 16 features per pixel");
   TORCH_CHECK(P == H * W && cand.size(0) == P && cand_half.size(0) == Ph, "feat, cand, cand_half and H, W disagree");
-  auto labels = torch::empty({B, P}, torch::kInt64);
+  auto labels = output(out, {B, P}, torch::kInt64);
   const float* F = feat.data_ptr<float>();
   const int64_t* C = cand.data_ptr<int64_t>();
   const int64_t* Ch = cand_half.data_ptr<int64_t>();
@@ -461,12 +472,12 @@ static void features_one(const T* im, int64_t H, int64_t W, int64_t C, float inv
     for (int64_t x = 0; x < W; ++x) { Y[y * W + x] = (float)y * inv_s; X[y * W + x] = (float)x * inv_s; }
 }
 
-torch::Tensor pixel_features(torch::Tensor img, double m, double step, bool lab) {
+torch::Tensor pixel_features(torch::Tensor img, double m, double step, bool lab, c10::optional<torch::Tensor> out_) {
   TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
   TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
   img = img.contiguous();
   const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W;
-  auto out = torch::empty({B, C + 2, P}, torch::kFloat32);
+  auto out = output(out_, {B, C + 2, P}, torch::kFloat32);
   float lut[256];
   for (int i = 0; i < 256; ++i) lut[i] = lin_srgb((float)i / 255.f);
   const float inv_m = (float)(1.0 / m), inv_s = (float)(1.0 / step);
@@ -872,14 +883,16 @@ static int64_t connect_one(const int64_t* lab, const T* im, int64_t H, int64_t W
 
 // labels [B, P] int64 (any values), img [B, H, W, C] uint8 or float32 in [0, 1], n_target >= 1 ->
 // (labels [B, P] int64 in 0..counts[b]-1, each label one 4-connected piece; counts [B] int64)
-std::vector<torch::Tensor> connect_regions(torch::Tensor labels, torch::Tensor img, int64_t n_target) {
+// `out` may be `labels` itself: an image's labels are read (into runs) before its output is written.
+std::vector<torch::Tensor> connect_regions(torch::Tensor labels, torch::Tensor img, int64_t n_target,
+                                           c10::optional<torch::Tensor> out_) {
   TORCH_CHECK(img.dim() == 4, "img must be [B, H, W, C]");
   TORCH_CHECK(img.scalar_type() == torch::kUInt8 || img.scalar_type() == torch::kFloat32, "img must be uint8 or float32");
   img = img.contiguous(); labels = labels.contiguous();
   const int64_t B = img.size(0), H = img.size(1), W = img.size(2), C = img.size(3), P = H * W;
   TORCH_CHECK(labels.numel() == B * P && labels.scalar_type() == torch::kInt64, "labels must be int64 [B, H * W]");
   TORCH_CHECK(P < (int64_t)1 << 31, "image too large");
-  auto out = torch::empty({B, P}, torch::kInt64);
+  auto out = output(out_, {B, P}, torch::kInt64);
   auto counts = torch::empty({B}, torch::kInt64);
   const int64_t* L = labels.data_ptr<int64_t>();
   int64_t* O = out.data_ptr<int64_t>();
@@ -901,12 +914,18 @@ torch::Tensor knn_small(torch::Tensor pos, torch::Tensor counts, int64_t k);  //
 torch::Tensor csr_rows_product(torch::Tensor ptr, torch::Tensor col, torch::Tensor w, torch::Tensor y);  // slot_product.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)");
-  m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]");
-  m.def("slic_labels_coarse", &slic_labels_coarse, "coarse-to-fine SLIC rounds of a batch (large cells) -> labels [B, P]");
+  namespace py = pybind11;
+  m.def("pixel_features", &pixel_features, "planar SLIC features (Lab or values / m, y / S, x / S)", py::arg("img"),
+        py::arg("m"), py::arg("step"), py::arg("lab"), py::arg("out") = py::none());
+  m.def("slic_labels", &slic_labels, "SLIC rounds of a batch -> labels [B, P]", py::arg("feat"), py::arg("cand"),
+        py::arg("init"), py::arg("W"), py::arg("max_iter"), py::arg("per_pixel"), py::arg("out") = py::none());
+  m.def("slic_labels_coarse", &slic_labels_coarse, "coarse-to-fine SLIC rounds of a batch (large cells) -> labels [B, P]",
+        py::arg("feat"), py::arg("cand"), py::arg("cand_half"), py::arg("init"), py::arg("H"), py::arg("W"),
+        py::arg("max_iter"), py::arg("out") = py::none());
   m.def("segment_sums", &segment_sums, "per-segment count, sum y, sum x, sum and sum of squares per channel");
   m.def("segment_shape_sums", &segment_shape_sums, "per-segment bbox and sums of x*x, y*y, x*y, x*v, y*v");
-  m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions");
+  m.def("connect_regions", &connect_regions, "4-connected pieces merged by Ward's criterion down to n regions",
+        py::arg("labels"), py::arg("img"), py::arg("n_target"), py::arg("out") = py::none());
   m.def("knn_small", &knn_small, "kNN of many small 2-D graphs (stable order)");
   m.def("csr_rows_product", &csr_rows_product, "CSR matrix times [R, C] rows in y's dtype, float32 sums");
 }

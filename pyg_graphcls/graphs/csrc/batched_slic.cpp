@@ -102,8 +102,11 @@ static void update_centres(const float* f, int64_t P, int64_t W, int64_t D, cons
 // a home cell, hence the same 9 candidates; a run goes in blocks of 8 pixels (the last one padded
 // with the run's last pixel), each scored against the candidates in cell order, first minimum
 // wins. y is the same for the whole run, so its term is computed once per candidate; each
-// distance sums colour, y, x in the tensor path's order. Returns whether a label changed.
-template <int DT, typename LT>
+// distance sums colour, y, x in the tensor path's order. Returns whether a label changed; FRESH:
+// lab holds nothing yet (a first assignment), it is only written. Reading an untouched output
+// before writing it mapped each of its pages twice (the zero page, then a copy on write): the
+// final assignment of a 224x224 photo page-faulted ~200 times instead of ~100.
+template <int DT, bool FRESH = false, typename LT>
 static bool assign_runs(const float* f, int64_t P, int64_t W, int64_t Drt, const int64_t* C, const float* ctr,
                         LT* lab) {
   const int64_t D = DT > 0 ? DT : Drt;
@@ -148,11 +151,12 @@ static bool assign_runs(const float* f, int64_t P, int64_t W, int64_t Drt, const
         best = m ? s : best;
         arg = m ? i8{} + ks[i] : arg;
       }
-      for (int64_t x = 0; x < nl; ++x) { changed |= lab[x0 + x] != (LT)arg[x]; lab[x0 + x] = (LT)arg[x]; }
+      if (FRESH) for (int64_t x = 0; x < nl; ++x) lab[x0 + x] = (LT)arg[x];
+      else for (int64_t x = 0; x < nl; ++x) { changed |= lab[x0 + x] != (LT)arg[x]; lab[x0 + x] = (LT)arg[x]; }
     }
     p = q;
   }
-  return changed;
+  return FRESH || changed;
 }
 
 // One image: SLIC rounds at full resolution (assignments and centre updates, max_iter + 1
@@ -164,7 +168,7 @@ static void slic_one(const float* f, int64_t P, int64_t W, int64_t Drt, const in
   for (int64_t k = 0; k < K; ++k)
     for (int64_t d = 0; d < D; ++d) ctr[k * D + d] = f[d * P + I[k]];  // centres start on grid pixels
   for (int64_t it = 0; it <= max_iter; ++it) {
-    const bool changed = assign_runs<DT>(f, P, W, D, C, ctr, lab) || it == 0;
+    const bool changed = it == 0 ? assign_runs<DT, true>(f, P, W, D, C, ctr, lab) : assign_runs<DT>(f, P, W, D, C, ctr, lab);
     if (it == max_iter || !changed) break;  // unchanged labels: the same centres, the same labels for ever
     update_centres(f, P, W, D, lab, K, ctr, sums, cnt);
   }
@@ -240,7 +244,7 @@ static void slic_one_coarse(const float* f, int64_t H, int64_t W, int64_t Drt, c
       update_centres_runs<DT>(fh, Ph, Wh, D, labh, K, ctr, sums, cnt);
     }
   }
-  assign_runs<DT>(f, P, W, D, C, ctr, lab);
+  assign_runs<DT, true>(f, P, W, D, C, ctr, lab);
 }
 
 // The same rounds for small cells (runs along a row too short to vectorise), vectorised across

@@ -350,7 +350,7 @@ def batched_slic(images: Any, n_segments: int = 75, compactness: Optional[float]
         # regions): fresh buffers per block were page-faulted afresh each time (glibc maps buffers of
         # several MB directly and unmaps them when freed). 224x224 photos, 128 per call: 3238 -> 3087
         # us of CPU per photo for the whole conversion (_convert_one, one thread), the same labels
-        feat_buf = torch.empty(min(chunk, B), C + 2, H * W)
+        feat_buf = torch.empty(min(chunk, B), C + 2, H * W, dtype=torch.float32)
     counts = torch.empty(B, dtype=torch.long, device=dev)
     for s in range(0, B, chunk):
         block = img[s:s + chunk]

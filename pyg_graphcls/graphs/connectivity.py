@@ -54,8 +54,8 @@ from .merge import connected_pieces, merge_pieces, number_regions, touching_pair
 __all__ = ["connect_regions"]
 
 
-def connect_regions(labels: Tensor, images: Tensor, n_regions: int, mod: Optional[object] = None
-                    ) -> tuple[Tensor, Tensor]:
+def connect_regions(labels: Tensor, images: Tensor, n_regions: int, mod: Optional[object] = None,
+                    out: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     r"""Make every region of every label map one 4-connected piece, ``n_regions`` of them when possible.
 
     Args:
@@ -65,6 +65,8 @@ def connect_regions(labels: Tensor, images: Tensor, n_regions: int, mod: Optiona
         n_regions (int): regions to keep per image (fewer where an image has fewer pieces).
         mod (optional): the compiled module (:func:`~pyg_graphcls.graphs._compiled.load`);
             ``None``: the per-image host path.
+        out (Tensor, optional): compiled path only: a contiguous int64 ``[B, H * W]`` CPU tensor to
+            write the labels into (``labels`` itself too); ignored by the host path.
 
     Returns:
         ``(labels [B, H, W] int64, counts [B] int64)`` on the device of ``labels``: values
@@ -85,8 +87,8 @@ def connect_regions(labels: Tensor, images: Tensor, n_regions: int, mod: Optiona
     lab = labels.reshape(B, H * W).long()
     if mod is not None and dev.type == "cpu" and images.device.type == "cpu" \
             and images.dtype in (torch.uint8, torch.float32):
-        out, counts = mod.connect_regions(lab.contiguous(), images.contiguous(), int(n_regions))
-        return out.view(B, H, W), counts
+        res, counts = mod.connect_regions(lab.contiguous(), images.contiguous(), int(n_regions), out=out)
+        return res.view(B, H, W), counts
     img = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
     lab_np = lab.view(B, H, W).cpu().numpy()
     img_np = img.cpu().numpy()

@@ -109,6 +109,10 @@ def test_compiled_and_host_paths_agree_on_random_labels(shape):
         b, cb = connect_regions(labels, img.float() / 255.0, n, None)
         assert torch.equal(a, b) and torch.equal(ca, cb)
         assert ca.tolist() == [min(n, k) for k in n_pieces]
+        # written in place (batched_slic's use): the same labels
+        inplace = labels.reshape(3, h * w).clone()
+        c, cc = connect_regions(inplace, img, n, mod, out=inplace)
+        assert c.data_ptr() == inplace.data_ptr() and torch.equal(c, a) and torch.equal(cc, ca)
 
 
 def test_compiled_and_host_paths_agree_on_any_label_values():

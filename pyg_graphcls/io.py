@@ -25,16 +25,18 @@ _TORCH_MAGICS = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; legacy pic
 __all__ = ["atomic_write", "save_tensors", "load_tensors", "check_weights_only", "write_json", "read_json"]
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Call ``write(f)`` on a temporary file, fsync it, then rename it to ``path``."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb", fsync: bool = True) -> Path:
+    """Call ``write(f)`` on a temporary file, fsync it (unless ``fsync=False``: the file then survives
+    the death of the process, not a power loss), then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
@@ -46,11 +48,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     return path
 
 
-def save_tensors(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` ``obj`` (tensors, numbers, strings, lists, dicts) atomically."""
+def save_tensors(obj: Any, path: str | os.PathLike, fsync: bool = True) -> Path:
+    """``torch.save`` ``obj`` (tensors, numbers, strings, lists, dicts) atomically (:func:`atomic_write`)."""
     import torch  # here, not at the top: the data set readers use this module without torch
 
-    return atomic_write(path, lambda f: torch.save(obj, f))
+    return atomic_write(path, lambda f: torch.save(obj, f), fsync=fsync)
 
 
 def load_tensors(path: str | os.PathLike, map_location: Any = "cpu", mmap: bool = False) -> Any:

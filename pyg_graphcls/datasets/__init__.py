@@ -95,7 +95,7 @@ def _split_name(spec: str) -> tuple[str, Optional[str]]:
     return spec, None
 
 
-#: data sets being read on a background thread (:func:`read_ahead`): (spec, seed, limit) -> Future
+#: data sets being read in the background (:func:`read_ahead`): (spec, seed, limit) -> Future
 _AHEAD: dict = {}
 
 
@@ -324,9 +324,10 @@ def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[
         folder.forget_decoded()  # images decoded ahead and not used (a cache hit)
     if make is cached_graphs:
         train, test = caches
-    else:  # reads the caches just made
+    else:  # reads the caches just made; converted or not is what cached_splits found
         train = make(root, tri, trl, name=f"{name}-train", **common)
         test = make(root, tei, tel, name=f"{name}-test", **common)
+        train.converted, test.converted = caches[0].converted, caches[1].converted
     info = {"train_failures": train.failures, "test_failures": test.failures,
             "cache": [str(train.cache_path), str(test.cache_path)],
             "warnings": class_warnings(trl, tel, names, name), "input": _input_spec(tri)}

@@ -99,14 +99,16 @@ def _convert_chunk(args):
     collated block per chunk also keeps no per-image Python objects around.
     """
     graph, kwargs, items, labels, start, channels = args
+    loaded = None
     if graph == "superpixels" and kwargs.get("method", "fast") == "fast":
         out = _convert_chunk_batched(kwargs, items, labels, start, channels)
-        if out is not None:
+        if isinstance(out, tuple):
             return out
+        loaded = out  # the images, read already (of several sizes), or None
     graphs, failures = [], []
     for i, (item, y) in enumerate(zip(items, labels)):
         try:
-            image = _load_item(item, channels, start + i)
+            image = loaded[i] if loaded is not None else _load_item(item, channels, start + i)
             graphs.append(build_fields(graph, image, y=int(y), **kwargs))
         except GraphclsError as e:
             failures.append((start + i, _reason(item, str(e))))
@@ -129,8 +131,10 @@ def _is_uint8_hwc(image) -> bool:
 
 
 def _convert_chunk_batched(kwargs, items, labels, start, channels):
-    """``method="fast"`` (the default): one batched call for a chunk of same-size images; ``None`` (convert
-    image by image, with per-image error reports) when sizes differ or an image fails to load."""
+    """``method="fast"`` (the default): one batched call for a chunk of same-size images, its
+    ``(arrays, slices, failures)``. Otherwise the caller converts image by image, with per-image error
+    reports: given the images as read when their sizes differ (a file decoded ahead is handed out
+    once), ``None`` when an image fails to load or the options need the image-by-image builder."""
     from ..graphs.superpixels import superpixel_graphs
     from ..graphs.image import as_image
 
@@ -144,24 +148,23 @@ def _convert_chunk_batched(kwargs, items, labels, start, channels):
         batch = items
     else:
         try:
-            imgs = [_load_item(item, channels, start + i) for i, item in enumerate(items)]
+            loaded = [_load_item(item, channels, start + i) for i, item in enumerate(items)]
             # decoded 8-bit files (JPEG, most PNGs) stay uint8 too, [H, W, C] as as_image reads them:
             # its float copy and the float block's checks took ~1.5 ms of a 224x224 photo's ~9 ms
-            if not all(_is_uint8_hwc(im) for im in imgs):
-                imgs = [as_image(im) for im in imgs]
+            imgs = loaded if all(_is_uint8_hwc(im) for im in loaded) else [as_image(im) for im in loaded]
             imgs = [im[..., None] if im.ndim == 2 else im for im in imgs]
         except Exception:
             return None
         if len({im.shape for im in imgs}) != 1:
-            return None
+            return loaded
         batch = np.stack(imgs)
     data, slices = superpixel_graphs(batch, np.asarray(labels, np.int64), chunk=len(batch), **kw)
     return {k: v.numpy() for k, v in data.items()}, {k: v.numpy() for k, v in slices.items()}, []
 
 
 def _convert_chunk_narrow(job):
-    """:func:`_convert_chunk` with ``edge_index`` narrowed as files store it (a quarter of the bytes to
-    send back from a worker, merge and write)."""
+    """:func:`_convert_chunk` with ``edge_index`` narrowed as files store it (uint8 for graphs of at most
+    256 nodes: a quarter of int32's bytes to write, or to send back from a worker)."""
     arrays, slices, failures = _convert_chunk(job)
     return (None if arrays is None else narrow_indices(arrays)), slices, failures
 
@@ -216,11 +219,9 @@ def _keep_memory() -> None:
     and ``MALLOC_TRIM_THRESHOLD_``; either alone gained nothing). Worker processes only: they exit
     when the conversion ends. No-op where the C library has no ``mallopt`` (not glibc)."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
     except (OSError, AttributeError):
         return
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -455,9 +456,12 @@ def cached_splits(root: str | os.PathLike, sets: Sequence[tuple[Any, Any, str]],
         folder = _cache_folder(root, name, graph, key)
         plans.append([images, labels, name, folder, None if force else read_index(folder), False])
     with ExitStack() as locks:
+        # locks taken in the order of their paths, each once: two processes wanting the same caches
+        # (in any order) cannot wait for each other
+        for folder in sorted({str(plan[3]) for plan in plans if plan[4] is None}):
+            locks.enter_context(conversion_lock(Path(folder)))
         for plan in plans:
             if plan[4] is None:
-                locks.enter_context(conversion_lock(plan[3]))
                 plan[4] = None if force else read_index(plan[3])  # another process converted it meanwhile
                 if plan[4] is None and force:
                     shutil.rmtree(plan[3], ignore_errors=True)

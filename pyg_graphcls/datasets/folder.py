@@ -16,7 +16,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 
 #: images decoded ahead of their use (:func:`decode_ahead`): path -> ((size, mtime_ns), array)
 _DECODED: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
-_AHEAD: dict = {}  # the decoding child process: {"pid", "mem", "paths"}
+_AHEAD: dict = {}  # the decoding child process: {"pid", "mem", "table", "paths"}
 _AHEAD_BYTES = 512 << 20  # at most this much decoded ahead (a 224x224 RGB photo is 147 kB)
 _REC = 9  # int64s per image in the shared table: done, offset, ndim, h, w, c, dtype char, file size, mtime
 
@@ -74,35 +74,43 @@ def decode_ahead(paths: Sequence[str | os.PathLike]) -> None:
     process, not a thread: Pillow's JPEG reading holds the GIL for part of each image, and a
     decoding thread slowed the import of torch by more than it saved (0.75 -> 0.98-1.14 s for
     510-611 of 1,024 224x224 photos, measured)."""
+    import atexit
     import mmap
 
     stop_decoding_ahead()
     if not hasattr(os, "fork") or not paths:
         return
     paths = [str(p) for p in paths]
-    from PIL import Image  # noqa: F401  (imported before the fork: the child imports nothing)
+    from PIL import Image
 
+    Image.init()  # Pillow and its format plugins imported before the fork, not in the child
     head = 8 * (2 + _REC * len(paths))
-    mem = mmap.mmap(-1, head + _AHEAD_BYTES)  # anonymous and shared (with the child and later forks)
-    table = np.frombuffer(mem, np.int64, 2 + _REC * len(paths))  # [stop, count, records...]
-    pid = os.fork()
+    parent = os.getpid()
+    try:
+        mem = mmap.mmap(-1, head + _AHEAD_BYTES)  # anonymous and shared (with the child and later forks)
+        table = np.frombuffer(mem, np.int64, 2 + _REC * len(paths))  # [stop, count, records...]
+        pid = os.fork()
+    except OSError:  # no memory or processes to spare: the files are read when needed, as without this
+        return
     if pid == 0:  # the child: decode, write, exit without running anything of the parent's
         code = 0
         try:
-            _decode_into(paths, mem, table, head)
+            _decode_into(paths, mem, table, head, parent)
         except BaseException:
             code = 1
         os._exit(code)
     _AHEAD.update(pid=pid, mem=mem, table=table, paths=paths)
+    atexit.unregister(stop_decoding_ahead)  # once, however often this runs
+    atexit.register(stop_decoding_ahead)  # a program that never converts still stops and reaps it
 
 
-def _decode_into(paths: list[str], mem, table: np.ndarray, head: int) -> None:
+def _decode_into(paths: list[str], mem, table: np.ndarray, head: int, parent: int) -> None:
     """The child of :func:`decode_ahead`: each image's bytes into ``mem`` from ``head`` on, then its
     record (``table[2 + _REC * i:]``, ``done`` last), then the count of paths tried (``table[1]``);
-    until ``table[0]`` (stop) is set or the memory is full."""
+    until ``table[0]`` (stop) is set, the memory is full or the parent is gone."""
     off = head
     for i, p in enumerate(paths):
-        if table[0]:
+        if table[0] or os.getppid() != parent:
             break
         try:
             stamp, arr = _stamp(p), np.ascontiguousarray(_decode(p))
@@ -138,6 +146,7 @@ def stop_decoding_ahead() -> None:
         off, ndim, h, w, c, dt, size, mtime = (int(v) for v in table[r + 1:r + _REC])
         shape = (h, w, c)[:ndim]
         arr = np.frombuffer(mem, np.dtype(chr(dt)), int(np.prod(shape)), off).reshape(shape)
+        arr.flags.writeable = False  # as Pillow's arrays: the memory is shared with the workers
         _DECODED[p] = ((size, mtime), arr)  # read_image checks the file still has this size and time
     _AHEAD.clear()
 
@@ -188,6 +197,8 @@ def _decode(path: str | os.PathLike) -> np.ndarray:
         arr = arr.astype(np.uint16)  # 16-bit PNGs open as 32-bit "I" in some Pillow versions
     if arr.size == 0:
         raise GraphclsError(f"image {path} is empty ({arr.shape})")
+    if not arr.dtype.isnative:  # big-endian 16-bit TIFFs ("I;16B"): native order, the same values
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 

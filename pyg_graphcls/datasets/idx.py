@@ -51,7 +51,9 @@ def _read_bytes(path: Path) -> bytes:
         if not d.eof:
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
         raw = d.unused_data
-        if raw[:2] != b"\x1f\x8b":  # gzip ignores trailing zero padding after the last member
+        if raw[:2] != b"\x1f\x8b":  # after the last member: zero padding (ignored, as gzip does) or junk
+            if raw.strip(b"\x00"):
+                raise ValueError(f"{len(raw)} bytes after the gzip data are not gzip data")
             break
     return b"".join(parts)
 
@@ -67,7 +69,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise GraphclsError(f"IDX file not found: {path}")
     try:
         raw = _read_bytes(path)
-    except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, ValueError, zlib.error) as e:
         raise GraphclsError(f"cannot read IDX file {path}: {e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise GraphclsError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")

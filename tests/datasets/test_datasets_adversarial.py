@@ -76,8 +76,12 @@ def test_a_full_disk_leaves_no_index_and_lets_the_lock_go(tmp_path, digits, monk
     from pyg_graphcls.datasets import cache
     x, y = digits
 
-    def disk_full(*args):
-        raise OSError(28, "No space left on device")
+    save = cache.save_tensors
+
+    def disk_full(obj, path, **kw):  # the disk fills when the index is written, after the chunks
+        if os.path.basename(path) == "index.pt":
+            raise OSError(28, "No space left on device")
+        return save(obj, path, **kw)
 
     monkeypatch.setattr(cache, "save_tensors", disk_full)
     with pytest.raises(OSError, match="No space left"):

@@ -37,7 +37,7 @@ from ..errors import GraphclsError
 from ..graphs import GRAPH_KINDS, build_fields
 from ..graphs.image import image_channels, match_channels
 from ..graphs.storage import collate_fields, merge_storage, narrow_indices, widen_indices
-from .cache import (FORMAT_VERSION, GraphCache, cache_key, chunk_path, chunk_summary, conversion_lock, default_root,
+from .cache import (FORMAT_VERSION, INDEX, GraphCache, cache_key, chunk_path, chunk_summary, conversion_lock, default_root,
                     load_chunk, prepare_folder, read_index, save_chunk, write_index)
 from .folder import image_file_channels, read_image, stop_decoding_ahead
 
@@ -280,10 +280,11 @@ def convert_chunks(images: Sequence[Any], labels: np.ndarray, folder: str | os.P
 
 
 def _convert_folders(sets: Sequence[tuple], graph: str, graph_kwargs: Optional[dict], workers: Optional[int],
-                     progress: bool, desc: str, shard: Any = None, convert: bool = True) -> list:
+                     progress: bool, desc: str, shard: Any = None, convert: bool = True, redo: bool = False) -> list:
     """:func:`convert_chunks` for several ``(images, labels, folder)`` (a data set's splits) in one run
     of the worker pool: the test split's chunks start while the train split's last ones finish,
-    where a pool per split left a core idle at the end of each."""
+    where a pool per split left a core idle at the end of each. ``redo``: convert every chunk, even
+    those already there."""
     shard = _parse_shard(shard)
     stop_decoding_ahead()  # now, not at the fork: the channel counts below then come from the decoded arrays
     plans, todo = [], []
@@ -292,7 +293,7 @@ def _convert_folders(sets: Sequence[tuple], graph: str, graph_kwargs: Optional[d
         folder = Path(folder)
         prepare_folder(folder, len(images), _chunk_size(len(images)))
         done: dict[int, dict] = {}
-        for j, job in enumerate(jobs):
+        for j, job in enumerate(jobs if not redo else []):
             c = chunk_summary(chunk_path(folder, j), job[4], len(job[2]))
             if c is not None:
                 done[j] = c
@@ -463,13 +464,14 @@ def cached_splits(root: str | os.PathLike, sets: Sequence[tuple[Any, Any, str]],
         for plan in plans:
             if plan[4] is None:
                 plan[4] = None if force else read_index(plan[3])  # another process converted it meanwhile
-                if plan[4] is None and force:
-                    shutil.rmtree(plan[3], ignore_errors=True)
+                if force:  # the index goes; every chunk is converted again and replaced (atomically: a
+                    # process reading the cache meanwhile finds whole chunks, of the same graphs)
+                    (plan[3] / INDEX).unlink(missing_ok=True)
         todo = [plan for plan in plans if plan[4] is None]
         if todo:
             names = sorted({plan[2].rsplit("-", 1)[0] for plan in todo})
             summaries = _convert_folders([(plan[0], plan[1], plan[3]) for plan in todo], graph, graph_kwargs,
-                                         workers, progress, f"{', '.join(names)}: {graph}")
+                                         workers, progress, f"{', '.join(names)}: {graph}", redo=force)
             for plan, summary in zip(todo, summaries):
                 plan[4] = _finish(plan[3], summary, graph, graph_kwargs, plan[1], class_names, strict, plan[2])
                 plan[5] = True

@@ -216,3 +216,25 @@ def test_chunks_of_another_chunking_are_wiped_not_mixed(tmp_path, digits, monkey
     assert sorted(p.name for p in folder.glob("chunk-*.pt")) == [f"chunk-00000{j}.pt" for j in range(3)]
     counts = [torch.load(p, weights_only=True)["count"] for p in sorted(folder.glob("chunk-*.pt"))]
     assert counts == [8, 8, 4]  # none of the chunks of 4 was kept
+
+
+def test_force_converts_every_chunk_again_and_an_open_reader_still_reads(tmp_path, digits, monkeypatch):
+    x, y = digits
+    monkeypatch.setattr(conversion, "_CHUNK", 4)
+    kw = dict(graph="grid", workers=1, progress=False)
+    reader = conversion.cached_graphs(tmp_path, x[:10], y[:10], **kw)  # opened: its chunks not read yet
+    calls = []
+    build = conversion.build_fields
+
+    def counting_build(*a, **k):
+        if not calls:
+            reader.data  # the other process reads while the forced conversion runs: every chunk is there
+        calls.append(1)
+        return build(*a, **k)
+
+    monkeypatch.setattr(conversion, "build_fields", counting_build)
+    again = conversion.cached_graphs(tmp_path, x[:10], y[:10], force=True, **kw)
+    assert again.converted and len(calls) == 10  # every image, not only missing chunks
+    ref = conversion.cached_graphs(tmp_path / "ref", x[:10], y[:10], **kw)
+    for k in ref.data:
+        assert torch.equal(reader.data[k], ref.data[k]) and torch.equal(again.data[k], ref.data[k]), k

@@ -282,8 +282,8 @@ def load_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs:
             train = train[:limit]
         names = [str(i) for i in range(10)]
         return DatasetSplits(train, test, 10, int(train[0].x.size(1)), names, f"gnn-benchmark-{arg}", val=val)
-    return _image_splits(ImageGraphDataset, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit,
-                         force)
+    return _image_splits(ImageGraphDataset.from_cache, spec, graph, graph_kwargs, root, workers, progress, strict,
+                         seed, limit, force)
 
 
 def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwargs: Optional[dict] = None,
@@ -299,21 +299,18 @@ def convert_dataset(spec: str = "sample", graph: str = "superpixels", graph_kwar
         return load_dataset(spec, graph, graph_kwargs, root=root, workers=workers, progress=progress, strict=strict,
                             seed=seed, limit=limit, force=force)
     from .cache import default_root
-    from .conversion import cached_graphs
 
     root = Path(root) if root is not None else default_root()
-    return _image_splits(cached_graphs, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit,
-                         force)
+    return _image_splits(None, spec, graph, graph_kwargs, root, workers, progress, strict, seed, limit, force)
 
 
-def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[dict], root: Path,
+def _image_splits(wrap: Optional[Callable], spec: str, graph: str, graph_kwargs: Optional[dict], root: Path,
                   workers: Optional[int], progress: bool, strict: bool, seed: int, limit: Optional[int],
                   force: bool) -> DatasetSplits:
     """The train/test splits of an image data set: both converted (when not cached) in one run of the
-    worker pool (:func:`~.conversion.cached_splits`), each then ``make(root, images, labels, ...)``
-    (the arguments of :class:`~.graph_dataset.ImageGraphDataset`; :func:`~.conversion.cached_graphs`
-    returns the caches as they are)."""
-    from .conversion import cached_graphs, cached_splits
+    worker pool (:func:`~.conversion.cached_splits`), each :class:`~.cache.GraphCache` then given to
+    ``wrap`` (``None``: the caches as they are)."""
+    from .conversion import cached_splits
 
     tri, trl, tei, tel, names, name = load_images(spec, seed=seed, limit=limit)
     common = dict(graph=graph, graph_kwargs=graph_kwargs, class_names=names, workers=workers,
@@ -322,12 +319,7 @@ def _image_splits(make: Callable, spec: str, graph: str, graph_kwargs: Optional[
         caches = cached_splits(root, [(tri, trl, f"{name}-train"), (tei, tel, f"{name}-test")], force=force, **common)
     finally:
         folder.forget_decoded()  # images decoded ahead and not used (a cache hit)
-    if make is cached_graphs:
-        train, test = caches
-    else:  # reads the caches just made; converted or not is what cached_splits found
-        train = make(root, tri, trl, name=f"{name}-train", **common)
-        test = make(root, tei, tel, name=f"{name}-test", **common)
-        train.converted, test.converted = caches[0].converted, caches[1].converted
+    train, test = caches if wrap is None else (wrap(c) for c in caches)
     info = {"train_failures": train.failures, "test_failures": test.failures,
             "cache": [str(train.cache_path), str(test.cache_path)],
             "warnings": class_warnings(trl, tel, names, name), "input": _input_spec(tri)}

@@ -67,9 +67,21 @@ class ImageGraphDataset(InMemoryDataset):
                  progress: bool = True, strict: bool = True, force: bool = False,
                  transform: Optional[Callable] = None) -> None:
         super().__init__(None, transform)
-        cache = cached_graphs(root, images, labels, graph=graph, graph_kwargs=graph_kwargs, name=name,
-                              class_names=class_names, workers=workers, progress=progress, strict=strict, force=force)
-        self.graph = graph
+        self._take(cached_graphs(root, images, labels, graph=graph, graph_kwargs=graph_kwargs, name=name,
+                                 class_names=class_names, workers=workers, progress=progress, strict=strict,
+                                 force=force))
+
+    @classmethod
+    def from_cache(cls, cache: GraphCache, transform: Optional[Callable] = None) -> "ImageGraphDataset":
+        """The data set of a :class:`~.cache.GraphCache` already at hand (``load_dataset``: the splits
+        come from one :func:`~.conversion.cached_splits`), without hashing the images again."""
+        ds = cls.__new__(cls)
+        InMemoryDataset.__init__(ds, None, transform)
+        ds._take(cache)
+        return ds
+
+    def _take(self, cache: GraphCache) -> None:
+        self.graph = cache.graph
         self.graph_kwargs = cache.graph_kwargs
         self.cache_path = cache.cache_path
         self.converted = cache.converted

@@ -335,9 +335,10 @@ def convert_images(images: Sequence[Any], labels: np.ndarray, graph: str = "supe
                                    convert)
         if isinstance(summaries, int):
             return None, None, summaries
-        jobs = _jobs(images, labels, graph, graph_kwargs)
-        done = [load_chunk(chunk_path(Path(partial_dir), j), job[4], len(job[2]), mmap=False)
-                for j, job in enumerate(jobs)]
+        n, size = len(images), _chunk_size(len(images))  # the chunks convert_chunks cut (no second _jobs:
+        # it reads every file's header for the channel counts)
+        done = [load_chunk(chunk_path(Path(partial_dir), j), s, min(size, n - s), mmap=False)
+                for j, s in enumerate(range(0, n, size))]
     else:
         jobs = _jobs(images, labels, graph, graph_kwargs)
         done = _run_jobs(_convert_chunk_narrow, jobs, [len(j[2]) for j in jobs], workers, progress, desc)

@@ -224,3 +224,16 @@ def test_second_process_waits_for_the_conversion_and_reads_its_cache(tmp_path, d
     ds = got["ds"]
     assert not ds.converted and len(ds) == 6 and not calls
     assert torch.equal(ds[3].x, ref[3].x)
+
+
+def test_convert_images_through_a_folder_gives_the_in_memory_graphs(tmp_path, digits, monkeypatch):
+    from pyg_graphcls.datasets import conversion
+    monkeypatch.setattr(conversion, "_CHUNK", 8)  # chunks of 8, 8, 8, 8, 7 (the last one short)
+    x, y = digits[0][:39], digits[1][:39]
+    kw = dict(graph="grid", workers=1, progress=False)
+    assert conversion.convert_images(x, y, partial_dir=tmp_path / "f", shard="1/2", **kw) == (None, None, 3)
+    data, slices, failures = conversion.convert_images(x, y, partial_dir=tmp_path / "f", **kw)
+    ref, ref_slices, _ = conversion.convert_images(x, y, **kw)
+    assert failures == [] and data.keys() == ref.keys()
+    for k in ref:
+        assert torch.equal(data[k], ref[k]) and torch.equal(slices[k], ref_slices[k]), k

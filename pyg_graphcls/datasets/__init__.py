@@ -46,7 +46,8 @@ SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 #: names imported from their module on first use: they import PyG, which a conversion does not need,
 #: or torch, which reading a data set (:func:`load_images`, :func:`read_ahead`) does not
 _ON_USE = {"GraphCache": ".cache", "default_root": ".cache", "cached_graphs": ".conversion",
-           "convert_images": ".conversion", "ImageGraphDataset": ".graph_dataset", "LazyGraphDataset": ".lazy", "ImageTensorDataset": ".lazy",
+           "convert_images": ".conversion", "ImageGraphDataset": ".graph_dataset", "LazyGraphDataset": ".lazy",
+           "ImageTensorDataset": ".lazy",
            "shrink_images": ".lazy", "MatchBenchmarkLayout": ".gnn_benchmark", "load_gnn_benchmark": ".gnn_benchmark",
            "MatchSuperpixelLayout": ".mnist_superpixels", "load_mnist_superpixels": ".mnist_superpixels"}
 

@@ -37,12 +37,12 @@ from ..errors import GraphclsError
 from ..graphs import GRAPH_KINDS, build_fields
 from ..graphs.image import image_channels, match_channels
 from ..graphs.storage import collate_fields, merge_storage, narrow_indices, widen_indices
-from .cache import (FORMAT_VERSION, INDEX, GraphCache, cache_key, chunk_path, chunk_summary, conversion_lock, default_root,
-                    load_chunk, prepare_folder, read_index, save_chunk, write_index)
+from .cache import (FORMAT_VERSION, INDEX, GraphCache, cache_key, chunk_path, chunk_summary, conversion_lock,
+                    default_root, load_chunk, prepare_folder, read_index, save_chunk, write_index)
 from .folder import image_file_channels, read_image, stop_decoding_ahead
 
-__all__ = ["GraphCache", "cached_graphs", "cached_splits", "convert_images", "convert_chunks", "convert_shard", "cache_key",
-           "conversion_lock", "default_root", "FORMAT_VERSION"]
+__all__ = ["GraphCache", "cached_graphs", "cached_splits", "convert_images", "convert_chunks", "convert_shard",
+           "cache_key", "conversion_lock", "default_root", "FORMAT_VERSION"]
 
 _CHUNK = 256
 _MIN_CHUNK, _MIN_JOBS = 32, 8

@@ -135,11 +135,13 @@ def prepare_folder(folder: Path, n: int, chunk: int) -> None:
         write_json(manifest, mpath)
 
 
-def _summary(arrays: Optional[dict], slices: Optional[dict], failures: list, path: Path) -> dict:
-    """What the index keeps of a chunk (numpy arrays or tensors): its graph count, ``x``'s columns,
-    failures and file size."""
+def _summary(arrays: Optional[dict], slices: Optional[dict], failures: list, path: Path, start: int,
+             count: int) -> dict:
+    """What the index keeps of a chunk (numpy arrays or tensors): its images (``start``, ``count``),
+    graph count, ``x``'s columns, failures and file size."""
     x = None if arrays is None else arrays.get("x")
-    return {"graphs": 0 if slices is None else len(next(iter(slices.values()))) - 1,
+    return {"start": int(start), "count": int(count),
+            "graphs": 0 if slices is None else len(next(iter(slices.values()))) - 1,
             "x_dim": None if x is None else (1 if x.ndim == 1 else int(x.shape[-1])),
             "failures": [[int(i), str(r)] for i, r in failures], "bytes": path.stat().st_size}
 
@@ -156,7 +158,7 @@ def save_chunk(out, start: int, count: int, path: Path) -> dict:
                   "arrays": None if arrays is None else {k: torch.from_numpy(v) for k, v in arrays.items()},
                   "slices": None if slices is None else {k: torch.from_numpy(v) for k, v in slices.items()},
                   "failures": [[int(i), str(r)] for i, r in failures]}, path, fsync=False)
-    return _summary(arrays, slices, failures, path)
+    return _summary(arrays, slices, failures, path, start, count)
 
 
 def load_chunk(path: Path, start: int, count: int, mmap: bool = True):
@@ -180,7 +182,7 @@ def load_chunk(path: Path, start: int, count: int, mmap: bool = True):
 def chunk_summary(path: Path, start: int, count: int) -> Optional[dict]:
     """The index's summary of a valid chunk file (read mapped: its arrays are not read), or ``None``."""
     c = load_chunk(path, start, count)
-    return None if c is None else _summary(*c, path)
+    return None if c is None else _summary(*c, path, start, count)
 
 
 # ------------------------------------------------------------------ the index
@@ -250,14 +252,11 @@ class GraphCache:
         for j, c in enumerate(self._chunks):
             if not c["graphs"]:
                 continue
-            path = chunk_path(self.cache_path, j)
-            try:
-                chunk = load_tensors(path, mmap=True)
-                arrays, slices = chunk["arrays"], chunk["slices"]
-            except (GraphclsError, KeyError, TypeError) as e:
-                raise GraphclsError(f"the cache {self.cache_path} is damaged ({e}); delete it or convert "
-                                    f"again with --force") from None
-            blocks.append((arrays, slices))
+            chunk = load_chunk(chunk_path(self.cache_path, j), c["start"], c["count"])
+            if chunk is None or chunk[0] is None:
+                raise GraphclsError(f"the cache {self.cache_path} is damaged (chunk {j} is missing or unreadable); "
+                                    f"delete it or convert again with --force")
+            blocks.append(chunk[:2])
         data, slices = merge_storage(blocks)
         if len(blocks) == 1:  # one chunk: copy it out of the mapped file (cat copies the others)
             data = {k: v.clone() for k, v in data.items()}

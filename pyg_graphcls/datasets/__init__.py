@@ -32,10 +32,11 @@ from . import folder
 from .folder import read_image, scan_image_folder
 from .idx import load_idx_dir, read_idx, write_idx
 
-__all__ = ["load_dataset", "convert_dataset", "GraphCache", "cached_graphs", "DatasetSplits", "ImageGraphDataset", "convert_images", "default_root",
-           "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
-           "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir", "load_images", "FASHION_MNIST_CLASSES",
-           "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset", "shrink_images", "class_warnings", "read_ahead"]
+__all__ = ["load_dataset", "convert_dataset", "GraphCache", "cached_graphs", "DatasetSplits", "ImageGraphDataset",
+           "convert_images", "default_root", "read_idx", "write_idx", "load_idx_dir", "scan_image_folder", "read_image",
+           "load_mnist_superpixels", "MatchSuperpixelLayout", "load_gnn_benchmark", "MatchBenchmarkLayout", "sample_dir",
+           "load_images", "FASHION_MNIST_CLASSES", "DATASET_SPECS", "LazyGraphDataset", "ImageTensorDataset",
+           "shrink_images", "class_warnings", "read_ahead"]
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot"]

@@ -6,7 +6,7 @@ A cache is the folder ``<root>/<name>/<graph>-<key>/``:
 - ``chunk-NNNNNN.pt``: the graphs of images ``j * chunk ..`` collated (``InMemoryDataset`` layout,
   ``edge_index`` as uint8/int16/int32 when it fits), with the images that failed and why;
 - ``index.pt``: written last: the cache's meta data (graph kind and parameters, class names,
-  failures, format version) and each chunk's graph count and byte size. The cache is complete
+  failures, format version) and each chunk's images, graph count and byte size. The cache is complete
   when the index exists and every chunk it lists has its size.
 
 The key (:func:`cache_key`) is a hash of the images, labels, graph kind, graph parameters and
